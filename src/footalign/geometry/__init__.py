@@ -1,0 +1,1 @@
+"""Foot frame and the alignment measurements of ANATOMY.md."""

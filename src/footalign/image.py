@@ -1,0 +1,165 @@
+"""An image that always carries its physical space (origin, spacing, direction) in the LPS frame.
+
+Array axis ``d`` has spacing ``spacing[d]`` and direction column ``direction[:, d]``: the array is
+indexed ``[i, j, k]`` (x-fastest in SimpleITK terms, i.e. the transpose of
+``sitk.GetArrayFromImage``). Physical points are LPS millimetres. Voxel indices exist only inside
+code that needs them (resampling, the networks); conversions are the methods below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+
+@dataclass(frozen=True)
+class Image:
+    """A 3D scalar image with its physical space.
+
+    Parameters
+    ----------
+    array : (I, J, K) array, indexed ``[i, j, k]``.
+    spacing : voxel size in mm along i, j, k.
+    origin : LPS position (mm) of the centre of voxel (0, 0, 0).
+    direction : 3x3 matrix whose columns are the LPS directions of the i, j, k axes.
+    meta : free-form metadata (modality, series UID, laterality, source path, ...).
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.array.ndim != 3:
+            raise ValueError(f"Image needs a 3D array, got shape {self.array.shape}")
+        object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
+        object.__setattr__(self, "origin", tuple(float(o) for o in self.origin))
+        object.__setattr__(self, "direction", np.asarray(self.direction, dtype=float).reshape(3, 3))
+
+    # ----- geometry -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4 matrix mapping homogeneous voxel indices (i, j, k, 1) to LPS mm."""
+        a = np.eye(4)
+        a[:3, :3] = self.direction @ np.diag(self.spacing)
+        a[:3, 3] = self.origin
+        return a
+
+    @property
+    def extent_mm(self) -> np.ndarray:
+        """Physical size of the volume along i, j, k (mm)."""
+        return np.asarray(self.shape) * np.asarray(self.spacing)
+
+    def index_to_physical(self, index: np.ndarray) -> np.ndarray:
+        """Continuous voxel indices ``(..., 3)`` → LPS mm ``(..., 3)``."""
+        index = np.asarray(index, dtype=float)
+        return index @ (self.direction @ np.diag(self.spacing)).T + np.asarray(self.origin)
+
+    def physical_to_index(self, points: np.ndarray) -> np.ndarray:
+        """LPS mm ``(..., 3)`` → continuous voxel indices ``(..., 3)``."""
+        points = np.asarray(points, dtype=float)
+        inv = np.linalg.inv(self.direction @ np.diag(self.spacing))
+        return (points - np.asarray(self.origin)) @ inv.T
+
+    def contains(self, points: np.ndarray, margin_mm: float = 0.0) -> np.ndarray:
+        """Boolean mask: which LPS points fall inside the volume (shrunk by ``margin_mm``)."""
+        idx = self.physical_to_index(points)
+        margin = margin_mm / np.asarray(self.spacing)
+        upper = np.asarray(self.shape) - 1 - margin
+        return np.all((idx >= margin) & (idx <= upper), axis=-1)
+
+    def center(self) -> np.ndarray:
+        """LPS position of the volume's centre."""
+        return self.index_to_physical((np.asarray(self.shape) - 1) / 2.0)
+
+    def with_array(self, array: np.ndarray) -> Image:
+        """Same physical space, new voxel values (shape must match)."""
+        if array.shape != self.array.shape:
+            raise ValueError(f"shape {array.shape} does not match image shape {self.array.shape}")
+        return replace(self, array=array)
+
+    # ----- SimpleITK bridge ------------------------------------------------------------------
+    def to_sitk(self) -> sitk.Image:
+        img = sitk.GetImageFromArray(np.ascontiguousarray(self.array.transpose(2, 1, 0)))
+        img.SetSpacing(self.spacing)
+        img.SetOrigin(self.origin)
+        img.SetDirection(tuple(self.direction.ravel()))
+        return img
+
+    @classmethod
+    def from_sitk(cls, img: sitk.Image, meta: dict[str, Any] | None = None) -> Image:
+        if img.GetDimension() != 3:
+            raise ValueError(f"expected a 3D image, got {img.GetDimension()}D")
+        array = sitk.GetArrayFromImage(img).transpose(2, 1, 0)
+        return cls(
+            array=array,
+            spacing=img.GetSpacing(),
+            origin=img.GetOrigin(),
+            direction=np.asarray(img.GetDirection()).reshape(3, 3),
+            meta=dict(meta or {}),
+        )
+
+
+def resample(
+    image: Image,
+    *,
+    spacing: tuple[float, float, float],
+    shape: tuple[int, int, int],
+    origin: np.ndarray | tuple[float, float, float],
+    direction: np.ndarray | None = None,
+    default_value: float = -1000.0,
+    interpolator: int = sitk.sitkLinear,
+    dtype: type = np.float32,
+) -> Image:
+    """Resample ``image`` onto a new grid (SimpleITK), filling outside voxels with ``default_value``.
+
+    The new grid is given fully in physical terms, so the result keeps its physical space.
+    """
+    direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
+    reference = sitk.Image([int(n) for n in shape], sitk.sitkFloat32)
+    reference.SetSpacing(tuple(float(s) for s in spacing))
+    reference.SetOrigin(tuple(float(o) for o in origin))
+    reference.SetDirection(tuple(direction.ravel()))
+    src = image.to_sitk()
+    if src.GetPixelID() != sitk.sitkFloat32 and interpolator != sitk.sitkNearestNeighbor:
+        src = sitk.Cast(src, sitk.sitkFloat32)
+    out = sitk.Resample(src, reference, sitk.Transform(), interpolator, float(default_value))
+    result = Image.from_sitk(out, meta=image.meta)
+    return result.with_array(result.array.astype(dtype, copy=False))
+
+
+def mirror_x(image: Image) -> Image:
+    """Mirror an image about the sagittal plane x = 0 (LPS), keeping it a valid image.
+
+    Used to present left feet to the network as right feet. Physical point ``p`` of the input
+    appears at ``(-p_x, p_y, p_z)`` in the output; :func:`mirror_points_x` maps landmarks alike.
+    """
+    flip = np.diag([-1.0, 1.0, 1.0])
+    # Flip the array along the axis most aligned with LPS x, so the direction stays proper.
+    axis = int(np.argmax(np.abs(image.direction[0, :])))
+    array = np.flip(image.array, axis=axis)
+    n = image.shape[axis]
+    # New voxel 0 along `axis` is old voxel n-1: new origin = mirrored position of that voxel.
+    corner = np.zeros(3)
+    corner[axis] = n - 1
+    new_origin = flip @ image.index_to_physical(corner)
+    new_direction = flip @ image.direction
+    new_direction[:, axis] *= -1.0
+    return Image(np.ascontiguousarray(array), image.spacing, tuple(new_origin), new_direction,
+                 dict(image.meta))
+
+
+def mirror_points_x(points: np.ndarray) -> np.ndarray:
+    """Mirror LPS points about x = 0 (the counterpart of :func:`mirror_x`)."""
+    out = np.array(points, dtype=float, copy=True)
+    out[..., 0] *= -1.0
+    return out

@@ -1,0 +1,136 @@
+"""The model bundle: a folder with ``config.json``, ``weights.pt``, ``checksums.json``, ``model_card.md``.
+
+``weights.pt`` holds the float16 state dicts of both stages; ``checksums.json`` records its
+SHA-256, verified on every load so a corrupt or swapped file fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from footalign.anatomy import LANDMARK_NAMES
+from footalign.errors import ModelError
+from footalign.io.atomic import atomic_path, write_text_atomic
+from footalign.model.config import CONFIG_SCHEMA, CONFIG_VERSION
+from footalign.model.networks import build_network
+
+WEIGHTS_FILE = "weights.pt"
+CONFIG_FILE = "config.json"
+CHECKSUMS_FILE = "checksums.json"
+CARD_FILE = "model_card.md"
+
+
+def shipped_model_dir() -> Path:
+    """The folder of the model shipped inside the package."""
+    return Path(__file__).resolve().parents[1] / "data" / "model"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_bundle(
+    out_dir: str | Path,
+    config: dict[str, Any],
+    stage1: dict[str, torch.Tensor],
+    stage2: dict[str, torch.Tensor],
+    *,
+    card: str | None = None,
+) -> Path:
+    """Write a model bundle (weights stored as float16), atomically file by file."""
+    out = Path(out_dir)
+    half = {
+        "stage1": {k: v.detach().to(torch.float16) if v.is_floating_point() else v for k, v in stage1.items()},
+        "stage2": {k: v.detach().to(torch.float16) if v.is_floating_point() else v for k, v in stage2.items()},
+    }
+    buffer = io.BytesIO()
+    torch.save(half, buffer)
+    with atomic_path(out / WEIGHTS_FILE) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    write_text_atomic(out / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    checksums = {WEIGHTS_FILE: sha256_of(out / WEIGHTS_FILE), CONFIG_FILE: sha256_of(out / CONFIG_FILE)}
+    write_text_atomic(out / CHECKSUMS_FILE, json.dumps({"sha256": checksums}, indent=2) + "\n")
+    if card is not None:
+        write_text_atomic(out / CARD_FILE, card)
+    return out
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    """Read and validate ``config.json`` of a bundle (schema, version, landmark names)."""
+    path = model_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ModelError(f"{model_dir}: not a footalign model folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable model config ({exc})") from None
+    if not isinstance(config, dict) or config.get("schema") != CONFIG_SCHEMA:
+        raise ModelError(f"{path}: not a footalign model config (schema {CONFIG_SCHEMA!r} expected)")
+    if config.get("version") != CONFIG_VERSION:
+        raise ModelError(f"{path}: model config version {config.get('version')!r} is not supported "
+                         f"(this footalign reads version {CONFIG_VERSION})")
+    if list(config.get("landmarks", [])) != list(LANDMARK_NAMES):
+        raise ModelError(f"{path}: the model's landmark list does not match this footalign's 22 landmarks")
+    return config
+
+
+def verify_checksums(model_dir: Path) -> None:
+    """Compare the SHA-256 of the weights and config with ``checksums.json``."""
+    path = model_dir / CHECKSUMS_FILE
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))["sha256"]
+    except FileNotFoundError:
+        raise ModelError(f"{model_dir}: model folder has no {CHECKSUMS_FILE}") from None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable checksum file ({exc})") from None
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        file = model_dir / name
+        if not file.is_file():
+            raise ModelError(f"{file}: model file is missing")
+        if name not in recorded:
+            raise ModelError(f"{path}: no checksum recorded for {name}")
+        if sha256_of(file) != recorded[name]:
+            raise ModelError(f"{file}: checksum mismatch (file corrupt or modified); reinstall the model")
+
+
+def load_bundle(model_dir: str | Path) -> tuple[dict[str, Any], torch.nn.Module, torch.nn.Module]:
+    """Load, verify and build both networks of a bundle (float32, eval mode).
+
+    Raises
+    ------
+    ModelError
+        The folder or a file is missing, a checksum differs, or the weights do not fit the config.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model folder not found")
+    config = read_config(model_dir)
+    verify_checksums(model_dir)
+    try:
+        weights = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"{model_dir / WEIGHTS_FILE}: unreadable weights ({type(exc).__name__})") from None
+    nets = []
+    for stage in ("stage1", "stage2"):
+        net = build_network(config[stage], n_landmarks=len(config["landmarks"]))
+        state = weights.get(stage) if isinstance(weights, dict) else None
+        if state is None:
+            raise ModelError(f"{model_dir / WEIGHTS_FILE}: no {stage} weights")
+        try:
+            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        except RuntimeError:
+            raise ModelError(f"{model_dir}: {stage} weights do not match the architecture in "
+                             f"{CONFIG_FILE}") from None
+        net.eval()
+        nets.append(net)
+    return config, nets[0], nets[1]

@@ -1,0 +1,163 @@
+"""Predict the 22 landmarks of one foot with a trained two-stage model bundle.
+
+Usage::
+
+    predictor = Predictor.from_folder()          # the shipped model
+    foot = predictor.predict_foot(image, "left")  # FootLandmarks in the image's LPS frame
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from footalign.anatomy import LANDMARK_NAMES, N_LANDMARKS
+from footalign.image import Image
+from footalign.landmarks import FootLandmarks
+from footalign.model.bundle import load_bundle, shipped_model_dir
+from footalign.model.heatmaps import decode_heatmaps, spatial_softmax
+from footalign.model.sampling import (
+    downsample_for,
+    from_network_frame,
+    grid_origin,
+    grid_points,
+    normalize_hu,
+    sample_grid,
+    sample_points,
+    to_network_frame,
+)
+
+
+def landmark_box_center(points: np.ndarray) -> np.ndarray:
+    """Centre of the bounding box of the finite landmark rows (the stage-1 grid centre)."""
+    finite = points[np.all(np.isfinite(points), axis=1)]
+    return 0.5 * (finite.min(axis=0) + finite.max(axis=0))
+
+
+class Predictor:
+    """A loaded two-stage landmark model (CPU inference).
+
+    Parameters
+    ----------
+    config : the bundle's ``config.json`` content.
+    stage1, stage2 : the coarse and the fine network (eval mode).
+    """
+
+    def __init__(self, config: dict[str, Any], stage1: torch.nn.Module, stage2: torch.nn.Module, *,
+                 device: str = "cpu", source: str = "") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.stage1 = stage1.to(self.device).eval()
+        self.stage2 = stage2.to(self.device).eval()
+        self.source = source
+
+    @classmethod
+    def from_folder(cls, model_dir: str | Path | None = None, *, device: str = "cpu") -> Predictor:
+        """Load a model bundle (``None`` = the model shipped with footalign), verifying checksums.
+
+        Raises
+        ------
+        footalign.errors.ModelError
+            Missing folder or file, checksum mismatch, or weights that do not fit the config.
+        """
+        folder = shipped_model_dir() if model_dir is None else Path(model_dir)
+        config, net1, net2 = load_bundle(folder)
+        return cls(config, net1, net2, device=device, source=str(folder))
+
+    # ----- stages ------------------------------------------------------------------------------
+    def _run(self, net: torch.nn.Module, volumes: np.ndarray) -> np.ndarray:
+        hu = self.config["intensity"]
+        x = torch.from_numpy(np.ascontiguousarray(volumes, dtype=np.float32))[:, None].to(self.device)
+        x = normalize_hu(x, hu_min=hu["hu_min"], hu_max=hu["hu_max"])
+        with torch.inference_mode():
+            return spatial_softmax(net(x)).cpu().numpy()
+
+    def locate_coarse(self, image: Image, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1: network-frame positions (22, 3) mm and confidences of all landmarks."""
+        cfg = self.config["stage1"]
+        background = self.config["intensity"]["background_hu"]
+        spacing, shape = float(cfg["spacing_mm"]), tuple(cfg["shape"])
+        coarse = downsample_for(image, spacing)
+        center = to_network_frame(image.center(), side)
+        points = confidence = None
+        for _ in range(int(cfg.get("passes", 1))):
+            volume = sample_grid(coarse, center, side=side, spacing=spacing, shape=shape,
+                                 background_hu=background)
+            prob = self._run(self.stage1, volume[None])[0]
+            vox, confidence = decode_heatmaps(prob, method=cfg["decode"], window_vox=cfg["window_mm"] / spacing,
+                                              sigma_vox=cfg["sigma_mm"] / spacing)
+            points = grid_origin(center, spacing=spacing, shape=shape) + vox * spacing
+            # Re-centre on the found landmarks, as in training (grid centred on their box).
+            center = landmark_box_center(points)
+        assert points is not None and confidence is not None
+        return points, confidence
+
+    def refine(self, image: Image, side: str, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 2: refine network-frame positions (22, 3) in fine patches; returns points, confidence."""
+        cfg = self.config["stage2"]
+        background = self.config["intensity"]["background_hu"]
+        spacing, shape = float(cfg["spacing_mm"]), tuple(cfg["shape"])
+        n = points.shape[0]
+        confidence = np.zeros(n)
+        for _ in range(int(cfg.get("passes", 1))):
+            grid = np.concatenate([grid_points(p, spacing=spacing, shape=shape) for p in points])
+            values = sample_points(image, from_network_frame(grid, side), background_hu=background)
+            prob_all = self._run(self.stage2, values.reshape(n, *shape))
+            prob = prob_all[np.arange(n), np.arange(n)]  # patch k is read from its own channel k
+            vox, confidence = decode_heatmaps(prob, method=cfg["decode"], window_vox=cfg["window_mm"] / spacing,
+                                              sigma_vox=cfg["sigma_mm"] / spacing)
+            origins = np.stack([grid_origin(p, spacing=spacing, shape=shape) for p in points])
+            points = origins + vox * spacing
+        return points, confidence
+
+    # ----- public API --------------------------------------------------------------------------
+    def predict_foot(self, image: Image, side: str, *, progress: bool = False) -> FootLandmarks:
+        """Predict the 22 landmarks of one foot.
+
+        Parameters
+        ----------
+        image : a region holding one foot, roughly upright (+z superior), any spacing/direction.
+        side : ``"left"`` or ``"right"``; left feet are mirrored to right for the networks.
+        progress : print a short line per stage (for the CLI).
+
+        Returns
+        -------
+        FootLandmarks
+            Points in the input's LPS frame (mm); ``confidence`` in [0, 1]; ``status`` is ``"ok"``,
+            ``"low_confidence"`` or ``"outside_fov"`` (point NaN); ``meta["timing"]`` holds
+            seconds per stage.
+        """
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+        t0 = time.perf_counter()
+        coarse, conf1 = self.locate_coarse(image, side)
+        t1 = time.perf_counter()
+        if progress:
+            print(f"  stage 1 (coarse, {side} foot): {t1 - t0:.2f} s")
+        fine, conf2 = self.refine(image, side, coarse)
+        t2 = time.perf_counter()
+        if progress:
+            print(f"  stage 2 (refine {N_LANDMARKS} landmarks): {t2 - t1:.2f} s")
+        points = from_network_frame(fine, side)
+        confidence = np.clip(conf2, 0.0, 1.0)
+        inside = image.contains(points)
+        threshold = float(self.config.get("confidence_threshold", 0.5))
+        status = []
+        for i in range(N_LANDMARKS):
+            if not inside[i]:
+                status.append("outside_fov")
+            elif confidence[i] < threshold:
+                status.append("low_confidence")
+            else:
+                status.append("ok")
+        points = np.where(inside[:, None], points, np.nan)
+        meta = {
+            "timing": {"stage1": t1 - t0, "stage2": t2 - t1},
+            "model": {"source": self.source, "version": self.config.get("model_version", "dev")},
+            "coarse_confidence": dict(zip(LANDMARK_NAMES, conf1.round(3).tolist(), strict=True)),
+        }
+        return FootLandmarks(side=side, points=points, confidence=confidence, status=status, meta=meta)

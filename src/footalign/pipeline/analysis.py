@@ -1,0 +1,123 @@
+"""A coarse, axis-aligned LPS view of a scan for the geometric analysis steps.
+
+Foot detection, side, orientation and floor detection all work on this one resampled copy, so
+none of them depends on how the scanner stored the volume (axis order, flips, obliquity): the
+grid is axis-aligned in LPS, whatever the input's direction matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from footalign.image import Image, resample
+
+AIR_HU = -1000.0
+
+
+@dataclass(frozen=True)
+class ScanAnalysis:
+    """The scan on a coarse LPS grid with its tissue masks.
+
+    Attributes
+    ----------
+    image : the scan resampled to ``spacing`` mm, identity direction (array axes = L, P, S).
+    valid : voxels inside the reconstructed field of view of the original scan.
+    body : non-air voxels (skin envelope, platform, positioning aids).
+    bone : bone-like voxels (a smoothed, adaptive threshold).
+    soft_tissue_hu : the soft-tissue peak of the histogram (cone-beam CT is often offset).
+    bone_threshold_hu : the threshold used for ``bone``.
+    fill_value : the value the scanner wrote outside its field of view, if any.
+    """
+
+    image: Image
+    valid: np.ndarray
+    body: np.ndarray
+    bone: np.ndarray
+    soft_tissue_hu: float
+    bone_threshold_hu: float
+    fill_value: float | None
+
+    @property
+    def spacing(self) -> float:
+        return float(self.image.spacing[0])
+
+    def points(self, mask: np.ndarray) -> np.ndarray:
+        """LPS mm positions of the voxels of ``mask`` (N, 3)."""
+        return self.image.index_to_physical(np.argwhere(mask))
+
+
+def detect_fill_value(array: np.ndarray, *, min_fraction: float = 0.02) -> float | None:
+    """The constant the scanner wrote outside its reconstructed field of view, or ``None``.
+
+    Cone-beam scanners fill the corners outside the cylindrical field of view with one value
+    (often the minimum). It is recognised as a minimum that covers at least ``min_fraction`` of
+    the voxels exactly.
+    """
+    lowest = float(np.min(array))
+    if lowest > -500.0:  # a fill value below air only; a minimum above it is tissue
+        return None
+    fraction = float(np.count_nonzero(array == lowest)) / array.size
+    return lowest if fraction >= min_fraction else None
+
+
+def physical_bounds(image: Image) -> tuple[np.ndarray, np.ndarray]:
+    """LPS bounding box (lower, upper corner, mm) of the voxel centres of ``image``."""
+    n = np.asarray(image.shape) - 1
+    corners = np.array([[i, j, k] for i in (0, n[0]) for j in (0, n[1]) for k in (0, n[2])], float)
+    pts = image.index_to_physical(corners)
+    return pts.min(axis=0), pts.max(axis=0)
+
+
+def soft_tissue_peak(values: np.ndarray) -> float:
+    """Mode of the HU histogram between -500 and 300 HU (soft tissue; fat and muscle blend)."""
+    inside = values[(values > -500.0) & (values < 300.0)]
+    if inside.size < 100:
+        return 0.0
+    hist, edges = np.histogram(inside, bins=80, range=(-500.0, 300.0))
+    hist = ndimage.uniform_filter1d(hist.astype(float), 5)
+    i = int(np.argmax(hist))
+    return float(0.5 * (edges[i] + edges[i + 1]))
+
+
+def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
+    """Resample ``image`` onto an axis-aligned LPS grid of ``spacing`` mm and find its tissues.
+
+    Parameters
+    ----------
+    image : the scan (HU), any storage orientation.
+    spacing : isotropic spacing (mm) of the analysis grid.
+
+    Returns
+    -------
+    ScanAnalysis
+    """
+    lower, upper = physical_bounds(image)
+    half = 0.5 * np.abs(image.direction @ np.asarray(image.spacing))
+    lower, upper = lower - half, upper + half
+    shape = tuple(int(np.ceil((u - lo) / spacing)) + 1 for lo, u in zip(lower, upper, strict=True))
+    fill = detect_fill_value(image.array)
+    valid_src = image.array != fill if fill is not None else np.ones(image.shape, bool)
+    # Smoothing before downsampling: a coarse grid should see averages, not aliased samples.
+    sigma_vox = [max(0.0, 0.5 * spacing / s - 0.3) for s in image.spacing]
+    src = image.array.astype(np.float32)
+    if fill is not None:
+        src = np.where(valid_src, src, AIR_HU).astype(np.float32)
+    if max(sigma_vox) > 0:
+        src = ndimage.gaussian_filter(src, sigma_vox)
+    coarse = resample(image.with_array(src), spacing=(spacing,) * 3, shape=shape, origin=lower,
+                      default_value=AIR_HU)
+    valid = resample(image.with_array(valid_src.astype(np.float32)), spacing=(spacing,) * 3,
+                     shape=shape, origin=lower, default_value=0.0,
+                     interpolator=sitk.sitkNearestNeighbor).array > 0.5
+    values = coarse.array
+    body = (values > -500.0) & valid
+    soft = soft_tissue_peak(values[body]) if body.any() else 0.0
+    threshold = float(np.clip(soft + 250.0, 100.0, 300.0))
+    bone = (values > threshold) & valid
+    bone = ndimage.binary_opening(bone, iterations=1)
+    return ScanAnalysis(image=coarse, valid=valid, body=body, bone=bone, soft_tissue_hu=soft,
+                        bone_threshold_hu=threshold, fill_value=fill)

@@ -1,0 +1,198 @@
+"""Find the feet in a scan: one or two, each with its bone voxels and its side.
+
+Works on the coarse LPS analysis grid (:mod:`footalign.pipeline.analysis`). Two feet stand side
+by side along LPS x, so a bilateral scan is split at the emptiest gap of the bone's x profile.
+The right foot lies at smaller x (patient right). A single foot's side comes from anatomy (the
+fibula is lateral: patient-left of the tibia on a left leg), else from the DICOM laterality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from footalign.errors import InputError
+from footalign.pipeline.analysis import ScanAnalysis
+
+MIN_FOOT_BONE_ML = 15.0  # a truncated hindfoot still holds far more bone than this
+MIN_FOOT_EXTENT_MM = 50.0
+MAX_FOOT_EXTENT_MM = 600.0
+MAX_ENCLOSED_FRACTION = 0.6  # a skull encloses a large soft cavity; foot bones are solid
+
+
+@dataclass
+class FootRegion:
+    """One foot found in the scan.
+
+    Attributes
+    ----------
+    bone : boolean mask of this foot's bone on the analysis grid.
+    side : ``"left"`` or ``"right"``.
+    side_source : how the side was decided (``"position"``, ``"fibula"``, ``"laterality"``,
+        ``"user"`` or ``"default"``).
+    notes : human-readable remarks for the QC section.
+    """
+
+    bone: np.ndarray
+    side: str
+    side_source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _largest_components(mask: np.ndarray, *, min_voxels: int) -> np.ndarray:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    keep = np.flatnonzero(sizes >= min_voxels) + 1
+    return np.isin(labels, keep)
+
+
+def split_feet_along_x(bone: np.ndarray, *, spacing: float, min_gap_mm: float = 8.0,
+                       min_share: float = 0.2) -> list[np.ndarray]:
+    """Split a bone mask into one or two feet at the widest bone-free gap along x (axis 0).
+
+    A split needs a run of at least ``min_gap_mm`` without bone, and each side must hold at
+    least ``min_share`` of the bone; otherwise the mask is one foot. Returned left-to-right in
+    array order (increasing LPS x: the right foot first).
+    """
+    profile = bone.sum(axis=(1, 2)).astype(float)
+    occupied = np.flatnonzero(profile > 0.002 * profile.sum())
+    if occupied.size == 0:
+        return []
+    lo, hi = int(occupied[0]), int(occupied[-1])
+    empty = profile[lo:hi + 1] <= 0.002 * profile.sum()
+    best_len, best_mid = 0, None
+    run_start = None
+    for i, e in enumerate(np.append(empty, False)):
+        if e and run_start is None:
+            run_start = i
+        elif not e and run_start is not None:
+            if i - run_start > best_len:
+                best_len, best_mid = i - run_start, lo + (run_start + i) // 2
+            run_start = None
+    if best_mid is not None and best_len * spacing >= min_gap_mm:
+        total = profile.sum()
+        share = profile[:best_mid].sum() / total
+        if min_share <= share <= 1.0 - min_share:
+            first, second = bone.copy(), bone.copy()
+            first[best_mid:] = False
+            second[:best_mid] = False
+            return [first, second]
+    return [bone]
+
+
+def check_foot_like(bone: np.ndarray, *, spacing: float, source: str) -> None:
+    """Raise ``InputError`` if this bone mask cannot be a foot (too small, too big, a shell)."""
+    voxel_ml = spacing**3 / 1000.0
+    volume_ml = float(bone.sum()) * voxel_ml
+    if volume_ml < MIN_FOOT_BONE_ML:
+        raise InputError(f"{source}: no foot found (only {volume_ml:.1f} ml of bone-like tissue)")
+    idx = np.argwhere(bone)
+    extent = (idx.max(axis=0) - idx.min(axis=0) + 1) * spacing
+    if extent.max() < MIN_FOOT_EXTENT_MM or extent.max() > MAX_FOOT_EXTENT_MM:
+        raise InputError(f"{source}: no foot found (bone extent {extent.max():.0f} mm is not foot-sized)")
+    filled = ndimage.binary_fill_holes(bone)
+    enclosed = 1.0 - bone.sum() / max(int(filled.sum()), 1)
+    if enclosed > MAX_ENCLOSED_FRACTION:
+        raise InputError(f"{source}: no foot found (the bone is a closed shell around soft tissue, "
+                         "like a skull)")
+
+
+def fibula_side(bone: np.ndarray, *, spacing: float) -> tuple[str | None, int]:
+    """Side of one leg from the fibula: the smaller leg bone lateral to the tibia.
+
+    Looks at axial slices in the upper part of the bone (above the talus), where the tibia and
+    fibula are separate sections. Returns (side or None, number of agreeing slices).
+    """
+    zs = np.flatnonzero(bone.any(axis=(0, 1)))
+    if zs.size == 0:
+        return None, 0
+    z_lo, z_hi = int(zs[0]), int(zs[-1])
+    start = z_lo + int(0.55 * (z_hi - z_lo))
+    votes = {"left": 0, "right": 0}
+    min_area = max(2, round(12.0 / spacing**2))  # fibula section ≥ ~12 mm²
+    for z in range(start, z_hi + 1):
+        labels, n = ndimage.label(bone[:, :, z])
+        if n < 2:
+            continue
+        sizes = ndimage.sum_labels(bone[:, :, z], labels, index=np.arange(1, n + 1))
+        order = np.argsort(sizes)[::-1]
+        big, small = sizes[order[0]], sizes[order[1]]
+        if small < min_area or big < 2.0 * small or (n > 2 and sizes[order[2]] > 0.5 * small):
+            continue
+        cx = ndimage.center_of_mass(bone[:, :, z], labels, [order[0] + 1, order[1] + 1])
+        tibia_x, fibula_x = cx[0][0], cx[1][0]
+        if abs(fibula_x - tibia_x) * spacing < 10.0:
+            continue
+        # LPS x grows towards the patient's left: a fibula at larger x is on a left leg.
+        votes["left" if fibula_x > tibia_x else "right"] += 1
+    if votes["left"] == votes["right"]:
+        return None, 0
+    side = max(votes, key=votes.get)  # type: ignore[arg-type]
+    if votes[side] < 2 * votes[{"left": "right", "right": "left"}[side]]:
+        return None, 0  # split vote: not trustworthy
+    return side, votes[side]
+
+
+def header_laterality(meta: dict) -> str | None:
+    """``"left"``/``"right"`` from DICOM laterality tags kept in the image meta, if any."""
+    for key in ("laterality", "Laterality", "ImageLaterality", "image_laterality"):
+        value = str(meta.get(key, "") or "").strip().upper()
+        if value in ("L", "LEFT"):
+            return "left"
+        if value in ("R", "RIGHT"):
+            return "right"
+    return None
+
+
+def detect_feet(analysis: ScanAnalysis, *, source: str, meta: dict | None = None,
+                side: str | None = None) -> list[FootRegion]:
+    """Find one or two feet in ``analysis`` and decide each one's side.
+
+    Parameters
+    ----------
+    analysis : the coarse LPS view of the scan.
+    source : the input's name for error messages.
+    meta : image metadata (DICOM laterality is used for a single foot).
+    side : force the side of a single foot (``"left"``/``"right"``).
+
+    Raises
+    ------
+    InputError
+        When no foot-like bone is found (air, a head, a tiny object).
+    """
+    spacing = analysis.spacing
+    min_voxels = max(1, round(0.3 / (spacing**3 / 1000.0)))  # drop specks < 0.3 ml
+    bone = _largest_components(analysis.bone, min_voxels=min_voxels)
+    if not bone.any():
+        raise InputError(f"{source}: no foot found (no bone-like tissue in the volume)")
+    parts = split_feet_along_x(bone, spacing=spacing)
+    if len(parts) == 2:
+        for part in parts:
+            check_foot_like(part, spacing=spacing, source=source)
+        return [FootRegion(parts[0], "right", "position", ["two feet: the one at patient right is right"]),
+                FootRegion(parts[1], "left", "position", ["two feet: the one at patient left is left"])]
+    check_foot_like(bone, spacing=spacing, source=source)
+    anatomy, n_votes = fibula_side(bone, spacing=spacing)
+    header = header_laterality(meta or {})
+    notes: list[str] = []
+    if side is not None:
+        chosen, how = side, "user"
+        if anatomy and anatomy != side:
+            notes.append(f"side forced to {side}, but the fibula looks {anatomy}")
+    elif anatomy is not None:
+        chosen, how = anatomy, "fibula"
+        notes.append(f"side from the fibula position ({n_votes} axial sections agree)")
+        if header and header != anatomy:
+            notes.append(f"DICOM laterality says {header}, anatomy says {anatomy}: anatomy used")
+    elif header is not None:
+        chosen, how = header, "laterality"
+        notes.append("side from the DICOM laterality tag (fibula not separable)")
+    else:
+        chosen, how = "right", "default"
+        notes.append("side could not be determined (no fibula, no laterality tag): assumed right; "
+                     "use --side to set it")
+    return [FootRegion(bone, chosen, how, notes)]

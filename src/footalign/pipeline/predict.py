@@ -1,0 +1,241 @@
+"""From a CT volume to landmarks and measurements for every foot in it.
+
+``predict_scan`` chains the steps, each in its own module: content checks → coarse LPS
+analysis → feet and sides → platform → per-foot canonical pose and crop → model → back to the
+scan frame → field-of-view status → measurements → QC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import ndimage
+
+from footalign.anatomy import LANDMARK_NAMES
+from footalign.errors import InputError
+from footalign.geometry.measurements import Measurements, measure_foot
+from footalign.image import Image
+from footalign.landmarks import FloorPlane, FootLandmarks
+from footalign.pipeline.analysis import ScanAnalysis, analyse_scan
+from footalign.pipeline.checks import check_scan_content
+from footalign.pipeline.feet import FootRegion, detect_feet
+from footalign.pipeline.floor import detect_platform
+from footalign.pipeline.orientation import Pose, crop_canonical, estimate_pose, looks_upside_down
+from footalign.pipeline.qc import QCWarning, confidence_warnings, implausible_distances, side_consistency
+
+FOV_EDGE_MM = 2.0  # a predicted centre this close to the FOV boundary sits on cut-off bone
+
+
+class LandmarkPredictor(Protocol):
+    """What the pipeline needs from a model (``footalign.model.predictor.Predictor``)."""
+
+    def predict_foot(self, image: Image, side: str, *, progress: bool = False) -> FootLandmarks: ...
+
+
+@dataclass
+class FootResult:
+    """Everything found for one foot (all points in the scan's LPS frame)."""
+
+    landmarks: FootLandmarks
+    measurements: Measurements
+    pose: Pose
+    crop: Image
+    region: FootRegion
+    qc: list[QCWarning] = field(default_factory=list)
+
+    @property
+    def side(self) -> str:
+        return self.landmarks.side
+
+
+@dataclass
+class ScanResult:
+    """The result of :func:`predict_scan` for one scan."""
+
+    image: Image
+    analysis: ScanAnalysis
+    feet: list[FootResult]
+    floor: FloorPlane | None
+    timings: dict[str, float]
+    qc: list[QCWarning] = field(default_factory=list)
+    model_info: dict[str, Any] = field(default_factory=dict)
+
+
+def fov_distance_map(analysis: ScanAnalysis) -> np.ndarray:
+    """Distance (mm) of every analysis voxel to the nearest voxel outside the field of view."""
+    padded = np.pad(analysis.valid, 1, constant_values=False)
+    dist = ndimage.distance_transform_edt(padded, sampling=analysis.spacing)
+    return dist[1:-1, 1:-1, 1:-1]
+
+
+def fov_status(points: np.ndarray, image: Image, analysis: ScanAnalysis,
+               distance: np.ndarray) -> list[str]:
+    """Per point: ``"outside_fov"`` (outside the volume or its reconstructed field of view),
+    ``"fov_edge"`` (within :data:`FOV_EDGE_MM` of it), else ``"ok"``; NaN points → ``"outside_fov"``."""
+    status = []
+    inside_volume = image.contains(np.nan_to_num(points, nan=1e9))
+    idx = np.rint(analysis.image.physical_to_index(np.nan_to_num(points, nan=-1e9))).astype(int)
+    upper = np.asarray(analysis.valid.shape) - 1
+    for p, inside, i in zip(points, inside_volume, idx, strict=True):
+        if not np.all(np.isfinite(p)) or not inside or np.any(i < 0) or np.any(i > upper):
+            status.append("outside_fov")
+            continue
+        d = distance[tuple(i)]
+        # The coarse map is quantised: half a voxel of slack before calling a point outside.
+        status.append("outside_fov" if d <= 0.0 else "fov_edge" if d <= FOV_EDGE_MM + 0.5 * analysis.spacing
+                      else "ok")
+    return status
+
+
+def truncation_warnings(analysis: ScanAnalysis, bone: np.ndarray, pose: Pose) -> list[QCWarning]:
+    """Where this foot's bone runs into the edge of the field of view (anterior, proximal, ...)."""
+    touching = bone & ~ndimage.binary_erosion(np.pad(analysis.valid, 1), iterations=1)[1:-1, 1:-1, 1:-1]
+    if touching.sum() < 5:
+        return []
+    pts = pose.to_canonical(analysis.points(touching))
+    centre = pose.to_canonical(analysis.points(bone)).mean(axis=0)
+    names = {(1, -1): "anterior (forefoot)", (1, 1): "posterior (heel)", (2, 1): "proximal (leg)",
+             (2, -1): "plantar", (0, 1): "patient-left side", (0, -1): "patient-right side"}
+    found = set()
+    for p in pts - centre:
+        axis = int(np.argmax(np.abs(p)))
+        found.add(names[(axis, int(np.sign(p[axis]) or 1))])
+    # The leg is always cut somewhere; say so as information, the rest as a warning.
+    out = []
+    for where in sorted(found):
+        severity = "info" if where == "proximal (leg)" else "warning"
+        out.append(QCWarning("truncated_fov", severity, f"bone runs into the edge of the field of view: "
+                             f"{where}"))
+    return out
+
+
+def _floor_note(floor: FloorPlane | None, measurements: Measurements) -> QCWarning:
+    if floor is not None:
+        tilt = float(np.degrees(np.arccos(min(1.0, abs(floor.normal[2])))))
+        return QCWarning("floor", "info", f"floor: weight-bearing platform detected in the image "
+                         f"(tilt {tilt:.1f}° from the scanner axial plane)")
+    source = measurements.floor_source or "none"
+    text = {"tripod": "no platform visible: floor = tripod plane CALC_LOW, M1_HEAD, M5_HEAD "
+                      "(tilted a few degrees against a real platform)",
+            "image_axis": "no platform and incomplete tripod: floor = scanner axial plane through "
+                          "CALC_LOW (heights and sagittal angles less reliable)"}.get(
+        source, f"no floor could be placed ({source}): floor-based measurements missing")
+    return QCWarning("floor", "info" if source == "tripod" else "warning", text)
+
+
+def predict_scan(
+    image: Image,
+    predictor: LandmarkPredictor,
+    *,
+    source: str = "scan",
+    side: str | None = None,
+    crop_spacing: float | None = None,
+    analysis_spacing: float = 2.0,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Find every foot in ``image`` and predict its landmarks and measurements.
+
+    Parameters
+    ----------
+    image : the CT volume (HU, LPS), as read by ``footalign.io.images.read_image``.
+    predictor : the landmark model (``Predictor``) or anything with its ``predict_foot``.
+    source : the input's name for error messages.
+    side : force the side of a single-foot scan.
+    crop_spacing : voxel size (mm) of the per-foot crop given to the model; default: the scan's
+        finest spacing, clipped to [0.6, 1.0] mm.
+    analysis_spacing : voxel size (mm) of the coarse grid used to find feet, sides and floor.
+    progress : called with a short line at each step (for the CLI).
+
+    Returns
+    -------
+    ScanResult
+        Landmarks in the scan's LPS frame; timings per step in seconds.
+
+    Raises
+    ------
+    InputError
+        Unusable content (NaN, constant, absurd spacing) or no foot in the volume.
+    """
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        timings[name] = round(now - t, 4)
+        t = now
+
+    check_scan_content(image, source=source)
+    analysis = analyse_scan(image, spacing=analysis_spacing)
+    lap("analysis")
+    regions = detect_feet(analysis, source=source, meta=image.meta, side=side)
+    all_bone = np.logical_or.reduce([r.bone for r in regions])
+    scan_qc: list[QCWarning] = []
+    upside_down = looks_upside_down(all_bone)
+    if upside_down:
+        scan_qc.append(QCWarning("orientation", "warning", "the scan looks stored upside down "
+                                 "(wide bone at the top): treated as superior = scanner -z"))
+    say(f"found {len(regions)} foot/feet: " + ", ".join(f"{r.side} ({r.side_source})" for r in regions))
+    lap("feet")
+    floor = None if upside_down else detect_platform(analysis, all_bone)
+    say("platform detected" if floor is not None else "no platform visible: tripod floor")
+    lap("floor")
+    if crop_spacing is None:
+        crop_spacing = float(np.clip(min(image.spacing), 0.6, 1.0))
+    distance = fov_distance_map(analysis)
+    lap("fov")
+    feet: list[FootResult] = []
+    timings["model"] = 0.0
+    for region in regions:
+        t_foot = time.perf_counter()
+        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=upside_down)
+        crop = crop_canonical(image, pose, analysis.points(region.bone), spacing=crop_spacing)
+        timings["crop"] = round(timings.get("crop", 0.0) + time.perf_counter() - t_foot, 4)
+        t_model = time.perf_counter()
+        say(f"predicting the {region.side} foot ({crop.shape[0]}x{crop.shape[1]}x{crop.shape[2]} voxels)")
+        predicted = predictor.predict_foot(crop, region.side)
+        timings["model"] = round(timings["model"] + time.perf_counter() - t_model, 4)
+        canonical = np.asarray(predicted.points, dtype=float)
+        points = pose.to_scan(canonical)
+        fov = fov_status(points, image, analysis, distance)
+        model_status = list(predicted.status or ["ok"] * len(LANDMARK_NAMES))
+        status = []
+        for i, (m, f) in enumerate(zip(model_status, fov, strict=True)):
+            if m == "outside_fov" or f == "outside_fov":
+                status.append("outside_fov")
+                points[i] = np.nan
+            elif f == "fov_edge":
+                status.append("fov_edge")
+            else:
+                status.append(m)
+        meta = dict(predicted.meta)
+        meta.update({"side_source": region.side_source, "pose": pose.as_dict(),
+                     "crop_spacing_mm": crop_spacing})
+        foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
+        t_measure = time.perf_counter()
+        measurements = measure_foot(foot, floor)
+        qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user") else "warning",
+                        note) for note in region.notes]
+        qc += confidence_warnings(foot)
+        qc += implausible_distances(foot)
+        qc += side_consistency(foot, np.where(np.isfinite(points), canonical, np.nan))
+        qc += truncation_warnings(analysis, region.bone, pose)
+        qc.append(_floor_note(floor, measurements))
+        feet.append(FootResult(foot, measurements, pose, crop, region, qc))
+        timings["measure_qc"] = round(timings.get("measure_qc", 0.0) + time.perf_counter() - t_measure, 4)
+    model_info = {}
+    for attr in ("source",):
+        if hasattr(predictor, attr):
+            model_info[attr] = str(getattr(predictor, attr))
+    config = getattr(predictor, "config", None)
+    if isinstance(config, dict):
+        model_info["version"] = str(config.get("model_version", config.get("version", "")))
+    if not feet:
+        raise InputError(f"{source}: no foot found")
+    return ScanResult(image=image, analysis=analysis, feet=feet, floor=floor, timings=timings,
+                      qc=scan_qc, model_info=model_info)

@@ -1,0 +1,342 @@
+"""The 22 landmarks of ``docs/ANATOMY.md`` computed geometrically from bone surfaces.
+
+Used for the simulator's exact ground truth, and as a user feature: landmarks from bone
+segmentations (meshes, or a label map turned into meshes by :func:`meshes_from_label_map`).
+
+Every definition works in the foot frame (``z`` = floor normal up, ``x`` = long axis
+CALC_LOW -> M2_HEAD on the floor, ``y = z x x`` medial). Left feet are mirrored into right-looking
+feet first and their landmarks mirrored back, so the code has one side only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from footalign.anatomy import LANDMARK_NAMES
+from footalign.landmarks import FloorPlane, FootLandmarks
+
+REQUIRED_BONES = ("tibia", "talus", "calcaneus", "navicular", "medial_cuneiform",
+                  "metatarsal_1", "metatarsal_2", "metatarsal_5", "hallux_proximal_phalanx")
+
+# Which articular surface patches the definitions need: (bone, neighbour).
+ARTICULAR_PAIRS = (("talus", "navicular"), ("navicular", "talus"), ("talus", "tibia"),
+                   ("calcaneus", "talus"), ("calcaneus", "cuboid"), ("tibia", "talus"))
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Foot frame: unit axes (rows of ``axes``: x anterior, y medial, z up) in LPS."""
+
+    axes: np.ndarray
+
+    def local(self, points: np.ndarray) -> np.ndarray:
+        return np.asarray(points, dtype=float) @ self.axes.T
+
+
+# ----- small geometric tools ----------------------------------------------------------------
+
+def fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares sphere through ``points`` (algebraic fit); returns centre and radius."""
+    p = np.asarray(points, dtype=float)
+    a = np.c_[2.0 * p, np.ones(len(p))]
+    b = (p**2).sum(axis=1)
+    sol = np.linalg.lstsq(a, b, rcond=None)[0]
+    centre = sol[:3]
+    radius = float(np.sqrt(max(sol[3] + centre @ centre, 0.0)))
+    return centre, radius
+
+
+def section_centroid(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, float]:
+    """Area centroid and area of the cross-section of closed ``mesh`` by a plane.
+
+    Segments of the section are oriented from the face normals (outward = right of the
+    segment seen from ``+normal``), so no loop assembly is needed: Green's theorem sums them.
+    Returns ``(nan, 0)`` when the plane misses the mesh.
+    """
+    n = np.asarray(normal, float) / np.linalg.norm(normal)
+    segments, faces = trimesh.intersections.mesh_plane(mesh, n, np.asarray(origin, float), return_faces=True)
+    if len(segments) == 0:
+        return np.full(3, np.nan), 0.0
+    d = segments[:, 1] - segments[:, 0]
+    outward = mesh.face_normals[faces]
+    flip = np.einsum("ij,ij->i", np.cross(d, n), outward) < 0
+    segments = segments.copy()
+    segments[flip] = segments[flip][:, ::-1]
+    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(n, u)
+    p = np.stack([segments[:, 0] @ u, segments[:, 0] @ v], axis=1)
+    q = np.stack([segments[:, 1] @ u, segments[:, 1] @ v], axis=1)
+    cross = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+    area = cross.sum() / 2.0
+    if abs(area) < 1e-9:
+        return np.full(3, np.nan), 0.0
+    c2 = ((p + q) * cross[:, None]).sum(axis=0) / (6.0 * area)
+    centre = c2[0] * u + c2[1] * v + (np.asarray(origin, float) @ n) * n
+    return centre, float(abs(area))
+
+
+def long_axis(mesh: trimesh.Trimesh, toward: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Principal axis of a long bone pointing away from ``toward`` (i.e. proximal -> distal),
+    with the proximal and distal extents (mm along the axis)."""
+    verts = np.asarray(mesh.vertices)
+    centred = verts - verts.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+    if (verts.mean(axis=0) - toward) @ axis < 0:
+        axis = -axis
+    t = verts @ axis
+    return axis, float(t.min()), float(t.max())
+
+
+def slab_centroid(mesh: trimesh.Trimesh, axis: np.ndarray, start: float, stop: float, *, n: int = 6) -> np.ndarray:
+    """Volume centroid of the part of ``mesh`` between heights ``start`` and ``stop`` along
+    ``axis`` (area-weighted centroids of ``n`` cross-sections)."""
+    centres, areas = [], []
+    for h in np.linspace(start, stop, n + 2)[1:-1]:
+        c, a = section_centroid(mesh, axis * h, axis)
+        if a > 0:
+            centres.append(c)
+            areas.append(a)
+    if not areas:
+        return np.full(3, np.nan)
+    return np.average(np.asarray(centres), axis=0, weights=np.asarray(areas))
+
+
+def articular_patch(bone: trimesh.Trimesh, neighbour: trimesh.Trimesh, *, margin_mm: float = 2.5) -> np.ndarray:
+    """Indices of ``bone``'s vertices facing ``neighbour`` across a joint: those within
+    ``margin_mm`` of the smallest bone-to-neighbour distance (capped at 5 mm)."""
+    dense = np.vstack([neighbour.vertices, trimesh.sample.sample_surface_even(neighbour, 20000, seed=0)[0]])
+    dist, _ = cKDTree(dense).query(bone.vertices)
+    limit = min(float(dist.min()), 3.0) + margin_mm
+    return np.flatnonzero(dist <= limit)
+
+
+def articular_patches(meshes: dict[str, trimesh.Trimesh]) -> dict[tuple[str, str], np.ndarray]:
+    """All the patches the landmark definitions need (vertex indices; they follow the bone
+    through rigid motion and smooth deformation, so compute them once on a neutral pose)."""
+    return {(a, b): articular_patch(meshes[a], meshes[b]) for a, b in ARTICULAR_PAIRS
+            if a in meshes and b in meshes}
+
+
+def support_plane(meshes: dict[str, trimesh.Trimesh], *, up_hint: np.ndarray | None = None) -> FloorPlane:
+    """The plane the skeleton stands on: the bottom facet of the convex hull of the calcaneus
+    and the distal thirds of the metatarsals that touches both the heel and the forefoot,
+    the one whose normal is closest to ``up_hint`` (default: from the foot toward the tibia)."""
+    calc = np.asarray(meshes["calcaneus"].vertices)
+    heel = calc.mean(axis=0)
+    fore = []
+    for i in range(1, 6):
+        name = f"metatarsal_{i}"
+        if name in meshes:
+            axis, t0, t1 = long_axis(meshes[name], heel)
+            verts = np.asarray(meshes[name].vertices)
+            fore.append(verts[verts @ axis >= t0 + 0.66 * (t1 - t0)])
+    fore_pts = np.vstack(fore)
+    if up_hint is None:
+        up_hint = np.asarray(meshes["tibia"].vertices).mean(axis=0) - heel
+    # Only the part of the hint perpendicular to the heel -> forefoot line counts: the foot may
+    # be plantarflexed against the leg.
+    along = fore_pts.mean(axis=0) - heel
+    along /= np.linalg.norm(along)
+    up = np.asarray(up_hint, float) - (np.asarray(up_hint, float) @ along) * along
+    up /= np.linalg.norm(up)
+    pts = np.vstack([calc, fore_pts])
+    is_heel = np.r_[np.ones(len(calc), bool), np.zeros(len(fore_pts), bool)]
+    hull = trimesh.convex.convex_hull(pts)
+    # Map hull vertices back to heel/forefoot membership.
+    _, idx = cKDTree(pts).query(hull.vertices)
+    face_heel = is_heel[idx][hull.faces]
+    spans = face_heel.any(axis=1) & ~face_heel.all(axis=1)
+    candidates = np.flatnonzero(spans & (hull.face_normals @ up < 0))
+    if len(candidates) == 0:
+        candidates = np.arange(len(hull.faces))
+    best = candidates[int(np.argmin(hull.face_normals[candidates] @ up))]
+    normal = -hull.face_normals[best]
+    point = hull.triangles[best].mean(axis=0)
+    return FloorPlane(point=point, normal=normal, source="tripod")
+
+
+# ----- the landmark definitions ---------------------------------------------------------------
+
+def _frame(floor: FloorPlane, calc_low: np.ndarray, m2_head: np.ndarray) -> Frame:
+    z = floor.normal
+    x = m2_head - calc_low
+    x = x - (x @ z) * z
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return Frame(np.stack([x, y, z]))
+
+
+def _extreme(points: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    return points[int(np.argmax(points @ direction))]
+
+
+def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
+                          patches: dict[tuple[str, str], np.ndarray],
+                          tibia_top_mm: float | None) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    v = {name: np.asarray(m.vertices) for name, m in meshes.items()}
+    calc_centre = v["calcaneus"].mean(axis=0)
+
+    # Heads: sphere fits to the distal end of each long bone (proximal = toward the heel).
+    def base_and_head(name: str, head_len: float) -> tuple[np.ndarray, np.ndarray]:
+        mesh = meshes[name]
+        axis, t0, t1 = long_axis(mesh, calc_centre)
+        t = v[name] @ axis
+        length = t1 - t0
+        base = slab_centroid(mesh, axis, t0, t0 + 0.1 * length)
+        distal = v[name][t >= t1 - head_len]
+        head, _ = fit_sphere(distal)
+        return base, head
+
+    out["M1_BASE"], out["M1_HEAD"] = base_and_head("metatarsal_1", 11.0)
+    out["M2_BASE"], out["M2_HEAD"] = base_and_head("metatarsal_2", 8.0)
+    out["M5_HEAD"] = base_and_head("metatarsal_5", 8.0)[1]
+    out["P1_BASE"], out["P1_HEAD"] = base_and_head("hallux_proximal_phalanx", 7.0)
+
+    # Lowest calcaneus point on the tuberosity (posterior half), then the foot frame.
+    z = floor.normal
+    provisional_x = out["M2_HEAD"] - calc_centre
+    calc = v["calcaneus"]
+    posterior = calc[(calc - calc_centre) @ provisional_x < 0]
+    out["CALC_LOW"] = posterior[int(np.argmin(posterior @ z))]
+    frame = _frame(floor, out["CALC_LOW"], out["M2_HEAD"])
+    x, y, z = frame.axes
+
+    # Calcaneus: tuberosity tip, subtalar facet, anterior process, calcaneocuboid corner.
+    cx = calc @ x
+    span = cx.max() - cx.min()
+    back = calc[cx <= cx.min() + 0.25 * span]
+    out["CALC_TUB"] = _extreme(back, (z - x) / np.sqrt(2))
+    sub = calc[patches[("calcaneus", "talus")]]
+    sub_x = sub @ x
+    # The posterior facet is the subtalar surface behind the sinus tarsi (the posterior part).
+    post_facet = sub[sub_x <= np.percentile(sub_x, 55)]
+    out["CALC_PFA"] = _extreme(post_facet, z)
+    front = calc[cx >= cx.max() - 0.2 * span]
+    out["CALC_ANT"] = _extreme(front, (x + z) / np.sqrt(2))
+    cc = calc[patches[("calcaneus", "cuboid")]] if ("calcaneus", "cuboid") in patches else front
+    out["CALC_CC"] = _extreme(cc, (x - z) / np.sqrt(2))
+
+    # Talus: dome centre, head sphere and the head's articular margins.
+    troch = v["talus"][patches[("talus", "tibia")]]
+    ty = troch @ y
+    mid = 0.5 * (ty.min() + ty.max())
+    band = troch[np.abs(ty - mid) <= max(1.5, 0.08 * (ty.max() - ty.min()))]
+    out["TAL_DOME"] = _extreme(band, z)
+    head_pts = v["talus"][patches[("talus", "navicular")]]
+    out["TAL_HEAD"] = fit_sphere(head_pts)[0]
+    hz = (head_pts - out["TAL_HEAD"]) @ z
+    ring = head_pts[np.abs(hz) <= 2.0]
+    if len(ring) < 4:
+        ring = head_pts
+    out["TAL_HEAD_MED"] = _extreme(ring, y)
+    out["TAL_HEAD_LAT"] = _extreme(ring, -y)
+
+    # Navicular, medial cuneiform.
+    nav = v["navicular"]
+    out["NAV_LOW"] = _extreme(nav, -z)
+    nav_art = nav[patches[("navicular", "talus")]]
+    nz = (nav_art - nav_art.mean(axis=0)) @ z
+    nav_ring = nav_art[np.abs(nz) <= 3.0]
+    if len(nav_ring) < 4:
+        nav_ring = nav_art
+    out["NAV_MED"] = _extreme(nav_ring, y)
+    out["NAV_LAT"] = _extreme(nav_ring, -y)
+    out["CUN1_LOW"] = _extreme(v["medial_cuneiform"], -z)
+
+    # Tibia: plafond above the dome, sections 20 and 60 mm above it along the shaft axis.
+    out.update(_tibia_landmarks(meshes["tibia"], out["TAL_DOME"], z, tibia_top_mm))
+    return out
+
+
+def _tibia_landmarks(tibia: trimesh.Trimesh, dome: np.ndarray, up: np.ndarray,
+                     top_z: float | None) -> dict[str, np.ndarray]:
+    verts = np.asarray(tibia.vertices)
+    axis = np.linalg.svd(verts - verts.mean(axis=0), full_matrices=False)[2][0]
+    axis = axis if axis @ up > 0 else -axis
+    # Plafond: the tibial surface directly above the dome (heights are relative to the dome).
+    rel = verts - dome
+    radial = rel - np.outer(rel @ axis, axis)
+    near = np.linalg.norm(radial, axis=1) < 4.0
+    plafond = float((rel[near] @ axis).min()) if near.any() else 0.0
+    shaft = verts[rel @ axis > plafond + 15.0]
+    if len(shaft) > 10:
+        axis = np.linalg.svd(shaft - shaft.mean(axis=0), full_matrices=False)[2][0]
+        axis = axis if axis @ up > 0 else -axis
+    # The most proximal complete section: below the (cut) end of the mesh and the field of view.
+    top = float(((verts - dome) @ axis).max()) - 3.0
+    if top_z is not None:
+        # A section at height h reaches about h * cos(tilt) + r * sin(tilt) above the dome.
+        tilt_margin = 25.0 * np.sqrt(max(0.0, 1.0 - float(axis @ up) ** 2))
+        top = min(top, (float(top_z - dome @ up) - tilt_margin - 1.0) / float(axis @ up))
+    out = {}
+    for name, height in (("TIB_DIST", 20.0), ("TIB_PROX", 60.0)):
+        h = min(plafond + height, top)
+        centre, area = section_centroid(tibia, dome + h * axis, axis)
+        out[name] = centre if area > 0 else np.full(3, np.nan)
+    return out
+
+
+def landmarks_from_meshes(
+    meshes: dict[str, trimesh.Trimesh],
+    side: str,
+    floor: FloorPlane | None = None,
+    *,
+    patches: dict[tuple[str, str], np.ndarray] | None = None,
+    tibia_top_height_mm: float | None = None,
+) -> FootLandmarks:
+    """The 22 ANATOMY.md landmarks of one foot from its bone surfaces (LPS mm).
+
+    Parameters
+    ----------
+    meshes : closed bone surfaces keyed by bone name (``tibia``, ``talus``, ``calcaneus``,
+        ``navicular``, ``cuboid``, ``medial_cuneiform``, ``metatarsal_1`` ... ``metatarsal_5``,
+        ``hallux_proximal_phalanx``), LPS mm.
+    side : ``"left"`` or ``"right"``.
+    floor : the weight-bearing floor; when ``None`` the bones' own support plane (convex hull
+        under the calcaneus and metatarsals) is used and recorded with source ``"tripod"``.
+    patches : articular surface vertex indices per (bone, neighbour), e.g. computed once by
+        :func:`articular_patches` on a neutral pose; computed from proximity when ``None``.
+    tibia_top_height_mm : height (along the floor normal, above the floor) of the top of the
+        field of view; TIB_PROX then moves down to the most proximal complete section.
+
+    Returns
+    -------
+    FootLandmarks with the floor attached.
+    """
+    missing = [b for b in REQUIRED_BONES if b not in meshes]
+    if missing:
+        raise ValueError(f"landmarks need the bones {', '.join(missing)}")
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    work = {k: m for k, m in meshes.items()}
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    work_floor = floor
+    if side == "left":
+        work = {}
+        for k, m in meshes.items():
+            mm = m.copy()
+            mm.apply_transform(np.diag([-1.0, 1.0, 1.0, 1.0]))  # trimesh re-winds the faces
+            work[k] = mm
+        if floor is not None:
+            work_floor = FloorPlane(floor.point @ mirror, floor.normal @ mirror, floor.source)
+    if work_floor is None:
+        work_floor = support_plane(work)
+    if patches is None:
+        patches = articular_patches(work)
+    top = None
+    if tibia_top_height_mm is not None:
+        top = float(work_floor.point @ work_floor.normal) + float(tibia_top_height_mm)
+    points = _right_foot_landmarks(work, work_floor, patches, top)
+    arr = np.stack([points[name] for name in LANDMARK_NAMES])
+    if side == "left":
+        arr = arr @ mirror
+    out_floor = floor if floor is not None else FloorPlane(
+        work_floor.point @ (mirror if side == "left" else np.eye(3)),
+        work_floor.normal @ (mirror if side == "left" else np.eye(3)), "tripod")
+    return FootLandmarks(side=side, points=arr, floor=out_floor)
