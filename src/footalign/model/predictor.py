@@ -28,7 +28,7 @@ from footalign.model.sampling import (
     normalize_hu,
     sample_grid,
     sample_points,
-    to_network_frame,
+    to_network_image,
 )
 
 
@@ -76,17 +76,16 @@ class Predictor:
         with torch.inference_mode():
             return spatial_softmax(net(x)).cpu().numpy()
 
-    def locate_coarse(self, image: Image, side: str) -> tuple[np.ndarray, np.ndarray]:
-        """Stage 1: network-frame positions (22, 3) mm and confidences of all landmarks."""
+    def locate_coarse(self, image: Image) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1 on a network-frame image: positions (22, 3) mm and confidences of all landmarks."""
         cfg = self.config["stage1"]
         background = self.config["intensity"]["background_hu"]
         spacing, shape = float(cfg["spacing_mm"]), tuple(cfg["shape"])
         coarse = downsample_for(image, spacing)
-        center = to_network_frame(image.center(), side)
+        center = image.center()
         points = confidence = None
         for _ in range(int(cfg.get("passes", 1))):
-            volume = sample_grid(coarse, center, side=side, spacing=spacing, shape=shape,
-                                 background_hu=background)
+            volume = sample_grid(coarse, center, spacing=spacing, shape=shape, background_hu=background)
             prob = self._run(self.stage1, volume[None])[0]
             vox, confidence = decode_heatmaps(prob, method=cfg["decode"], window_vox=cfg["window_mm"] / spacing,
                                               sigma_vox=cfg["sigma_mm"] / spacing)
@@ -96,8 +95,8 @@ class Predictor:
         assert points is not None and confidence is not None
         return points, confidence
 
-    def refine(self, image: Image, side: str, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stage 2: refine network-frame positions (22, 3) in fine patches; returns points, confidence."""
+    def refine(self, image: Image, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 2 on a network-frame image: refine positions (22, 3) in fine patches."""
         cfg = self.config["stage2"]
         background = self.config["intensity"]["background_hu"]
         spacing, shape = float(cfg["spacing_mm"]), tuple(cfg["shape"])
@@ -105,7 +104,7 @@ class Predictor:
         confidence = np.zeros(n)
         for _ in range(int(cfg.get("passes", 1))):
             grid = np.concatenate([grid_points(p, spacing=spacing, shape=shape) for p in points])
-            values = sample_points(image, from_network_frame(grid, side), background_hu=background)
+            values = sample_points(image, grid, background_hu=background)
             prob_all = self._run(self.stage2, values.reshape(n, *shape))
             prob = prob_all[np.arange(n), np.arange(n)]  # patch k is read from its own channel k
             vox, confidence = decode_heatmaps(prob, method=cfg["decode"], window_vox=cfg["window_mm"] / spacing,
@@ -134,11 +133,12 @@ class Predictor:
         if side not in ("left", "right"):
             raise ValueError(f"side must be 'left' or 'right', got {side!r}")
         t0 = time.perf_counter()
-        coarse, conf1 = self.locate_coarse(image, side)
+        net_image = to_network_image(image, side)
+        coarse, conf1 = self.locate_coarse(net_image)
         t1 = time.perf_counter()
         if progress:
             print(f"  stage 1 (coarse, {side} foot): {t1 - t0:.2f} s")
-        fine, conf2 = self.refine(image, side, coarse)
+        fine, conf2 = self.refine(net_image, coarse)
         t2 = time.perf_counter()
         if progress:
             print(f"  stage 2 (refine {N_LANDMARKS} landmarks): {t2 - t1:.2f} s")

@@ -28,7 +28,13 @@ from footalign.io.landmarks import read_landmarks
 from footalign.landmarks import FootLandmarks
 from footalign.model.dataset import Case, Dataset
 from footalign.model.predictor import landmark_box_center
-from footalign.model.sampling import downsample_for, grid_origin, sample_grid, to_network_frame
+from footalign.model.sampling import (
+    downsample_for,
+    grid_origin,
+    sample_grid,
+    to_network_frame,
+    to_network_image,
+)
 
 COARSE_PAD = 8  # voxels added on each side of the stage-1 grid
 FINE_SIZE = 40  # voxels per side of a cached stage-2 cube
@@ -65,19 +71,18 @@ def preprocess_foot(image: Image, foot: FootLandmarks, config: dict[str, Any], *
     background = float(config["intensity"]["background_hu"])
     side = foot.side
     points = to_network_frame(foot.points, side)
+    image = to_network_image(image, side)
     if not np.any(np.all(np.isfinite(points), axis=1)):
         raise InputError(f"case {case_id}: {side} foot has no landmarks")
     s1 = float(config["stage1"]["spacing_mm"])
     shape1 = coarse_cache_shape(config)
     center = landmark_box_center(points)
-    coarse = sample_grid(downsample_for(image, s1), center, side=side, spacing=s1, shape=shape1,
-                         background_hu=background)
+    coarse = sample_grid(downsample_for(image, s1), center, spacing=s1, shape=shape1, background_hu=background)
     s2 = float(config["stage2"]["spacing_mm"])
     fine = np.zeros((points.shape[0], FINE_SIZE, FINE_SIZE, FINE_SIZE), dtype=np.float16)
     for k, p in enumerate(points):
         if np.all(np.isfinite(p)):
-            fine[k] = sample_grid(image, p, side=side, spacing=s2, shape=(FINE_SIZE,) * 3,
-                                  background_hu=background)
+            fine[k] = sample_grid(image, p, spacing=s2, shape=(FINE_SIZE,) * 3, background_hu=background)
     return FootCache(key=key, case_id=case_id, side=side, points=points,
                      coarse=coarse.astype(np.float16),
                      coarse_origin=grid_origin(center, spacing=s1, shape=shape1), fine=fine)

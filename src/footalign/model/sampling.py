@@ -1,8 +1,8 @@
 """Network grids in physical space and sampling CT values onto them.
 
 A network grid is a box of ``shape`` voxels of ``spacing`` mm centred on ``center`` (LPS mm),
-axis-aligned in the *network frame*: the LPS frame, mirrored about x = 0 for left feet so every
-foot looks like a right foot. Voxel indices exist only here and in the networks' code.
+axis-aligned in the *network frame*: the LPS frame, mirrored about x = 0 for left feet
+(``image.mirror_x`` / ``mirror_points_x``) so every foot looks like a right foot. Voxel indices exist only here and in the networks' code.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from footalign.image import Image, mirror_points_x
+from footalign.image import Image, mirror_points_x, mirror_x
 
 
 def grid_origin(center: np.ndarray, *, spacing: float, shape: tuple[int, int, int]) -> np.ndarray:
@@ -65,15 +65,18 @@ def sample_grid(
     image: Image,
     center: np.ndarray,
     *,
-    side: str,
     spacing: float,
     shape: tuple[int, int, int],
     background_hu: float,
 ) -> np.ndarray:
-    """CT values (HU) on a network-frame grid centred on network-frame ``center``."""
-    pts = grid_points(center, spacing=spacing, shape=shape)
-    values = sample_points(image, from_network_frame(pts, side), background_hu=background_hu)
+    """CT values (HU) of an (already network-frame) image on an axis-aligned grid around ``center``."""
+    values = sample_points(image, grid_points(center, spacing=spacing, shape=shape), background_hu=background_hu)
     return values.reshape(shape)
+
+
+def to_network_image(image: Image, side: str) -> Image:
+    """The image as the networks see it: left feet mirrored to right (``image.mirror_x``)."""
+    return mirror_x(image) if side == "left" else image
 
 
 def normalize_hu(hu: np.ndarray | torch.Tensor, *, hu_min: float, hu_max: float) -> np.ndarray | torch.Tensor:

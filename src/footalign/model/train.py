@@ -172,8 +172,9 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: Path) -> None:
     axes[0].set(xlabel="epoch", ylabel="training loss (mm + JS)", title="Training loss")
     axes[0].legend()
     if any(np.isfinite(r.get("val_stage1_mm", np.nan)) for r in rows):
-        axes[1].plot(epochs, [r["val_stage1_mm"] for r in rows], label="stage 1 (5 mm grid)")
-        axes[1].plot(epochs, [r["val_stage2_mm"] for r in rows], label="stage 2 (1 mm patch, jittered)")
+        axes[1].plot(epochs, [r.get("val_stage1_mm", np.nan) for r in rows], "o-", label="stage 1 (coarse grid)")
+        axes[1].plot(epochs, [r.get("val_stage2_mm", np.nan) for r in rows], "o-",
+                     label="stage 2 (fine patch, jittered)")
         axes[1].set_yscale("log")
     axes[1].set(xlabel="epoch", ylabel="mean error (mm)", title="Validation")
     axes[1].legend()
@@ -241,7 +242,7 @@ def train_model(
     rng = np.random.default_rng(seed)
     net1 = build_network(config["stage1"], n_landmarks=N)
     net2 = build_network(config["stage2"], n_landmarks=N)
-    steps_per_epoch = max(1, math.ceil(len(train_feet) / int(tcfg["batch1"])))
+    steps_per_epoch = max(int(tcfg.get("min_steps_per_epoch", 1)), math.ceil(len(train_feet) / int(tcfg["batch1"])))
     total_steps = steps_per_epoch * int(tcfg["epochs"])
     opts = [torch.optim.AdamW(net.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
             for net in (net1, net2)]
@@ -288,7 +289,7 @@ def train_model(
                 loss.backward()
                 opts[0].step()
                 scheds[0].step()
-                losses1.append(float(loss))
+                losses1.append(float(loss.detach()))
                 d1.append(float(torch.nanmean(dist)))
                 for _ in range(int(tcfg["steps2_per_step1"])):
                     chosen = [pairs[i] for i in rng.choice(len(pairs), size=int(tcfg["batch2"]))]
@@ -298,7 +299,7 @@ def train_model(
                     opts[1].zero_grad()
                     loss.backward()
                     opts[1].step()
-                    losses2.append(float(loss))
+                    losses2.append(float(loss.detach()))
                     d2.append(float(torch.nanmean(dist)))
                 scheds[1].step()
                 progress.update(step_task, advance=1,
@@ -321,7 +322,9 @@ def train_model(
             save_bundle(out, {**config, "model_version": f"fold-{fold}-epoch-{epoch + 1}"},
                         net1.state_dict(), net2.state_dict())
             _write_metrics(rows, log_dir / "metrics.csv")
-            plot_learning_curve(rows, log_dir / "learning_curve.png")
+            last_epoch = epoch + 1 == int(tcfg["epochs"])
+            if "val_stage1_mm" in row or last_epoch:
+                plot_learning_curve(rows, log_dir / "learning_curve.png")
             progress.update(task, advance=1, info=f"val s1 {row.get('val_stage1_mm', float('nan')):.2f} mm "
                                                   f"s2 {row.get('val_stage2_mm', float('nan')):.2f} mm")
             if max_minutes is not None and time.monotonic() - t_start > 60.0 * max_minutes:

@@ -123,13 +123,17 @@ def fibula_side(bone: np.ndarray, *, spacing: float) -> tuple[str | None, int]:
         big, small = sizes[order[0]], sizes[order[1]]
         if small < min_area or big < 2.0 * small or (n > 2 and sizes[order[2]] > 0.5 * small):
             continue
+        if big * spacing**2 > 1800.0:  # wider than a tibia: a foot section, not the leg
+            continue
         cx = ndimage.center_of_mass(bone[:, :, z], labels, [order[0] + 1, order[1] + 1])
         tibia_x, fibula_x = cx[0][0], cx[1][0]
-        if abs(fibula_x - tibia_x) * spacing < 10.0:
+        dx, dy = (cx[1][0] - cx[0][0]) * spacing, (cx[1][1] - cx[0][1]) * spacing
+        # The fibula sits beside the tibia (left-right), not in front of or behind it.
+        if not 10.0 <= abs(dx) <= 45.0 or abs(dy) > abs(dx):
             continue
         # LPS x grows towards the patient's left: a fibula at larger x is on a left leg.
         votes["left" if fibula_x > tibia_x else "right"] += 1
-    if votes["left"] == votes["right"]:
+    if max(votes.values()) < 3 or votes["left"] == votes["right"]:
         return None, 0
     side = max(votes, key=votes.get)  # type: ignore[arg-type]
     if votes[side] < 2 * votes[{"left": "right", "right": "left"}[side]]:

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from footalign.landmarks import FloorPlane
-from footalign.pipeline.analysis import ScanAnalysis
+from footalign.pipeline.analysis import AIR_HU, ScanAnalysis
 
 MAX_PLATFORM_THICKNESS_MM = 30.0
 MIN_PLATFORM_AREA_MM2 = 3000.0
@@ -56,10 +56,17 @@ def platform_surface_points(analysis: ScanAnalysis, bone: np.ndarray) -> np.ndar
     ii, jj = np.nonzero(candidates)
     if ii.size == 0:
         return np.empty((0, 3))
-    kk = top[ii, jj]
-    # Sub-voxel: the -500 HU crossing between the top voxel and the (air) voxel above it.
-    v_in, v_out = values[ii, jj, kk], values[ii, jj, kk + 1]
-    frac = np.clip((v_in - (-500.0)) / np.maximum(v_in - v_out, 1e-3), 0.0, 1.0)
+    # Sub-voxel top surface: where the column's profile crosses half-way between the slab's
+    # densest value and air (a symmetric blur does not move that crossing).
+    profiles = values[ii, jj, :]
+    slab = np.where(body[ii, jj, :], profiles, -np.inf).max(axis=1)
+    level = 0.5 * (slab + AIR_HU)
+    z_index = np.arange(n_z)[None, :]
+    above_level = (profiles >= level[:, None]) & (z_index <= top[ii, jj][:, None])
+    kk = n_z - 1 - np.argmax(above_level[:, ::-1], axis=1)
+    kk = np.minimum(kk, n_z - 2)
+    v_in, v_out = profiles[np.arange(len(kk)), kk], profiles[np.arange(len(kk)), kk + 1]
+    frac = np.clip((v_in - level) / np.maximum(v_in - v_out, 1e-3), 0.0, 1.0)
     idx = np.stack([ii, jj, kk + frac], axis=1).astype(float)
     return analysis.image.index_to_physical(idx)
 

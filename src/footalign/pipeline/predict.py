@@ -127,6 +127,45 @@ def _floor_note(floor: FloorPlane | None, measurements: Measurements) -> QCWarni
     return QCWarning("floor", "info" if source == "tripod" else "warning", text)
 
 
+@dataclass
+class ScanLayout:
+    """What the image alone tells: the coarse analysis, the feet, the platform, orientation notes."""
+
+    analysis: ScanAnalysis
+    regions: list[FootRegion]
+    floor: FloorPlane | None
+    upside_down: bool
+    qc: list[QCWarning]
+    timings: dict[str, float]
+
+
+def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
+                analysis_spacing: float = 2.0) -> ScanLayout:
+    """Check the content, find the feet (with sides) and the platform; no model needed.
+
+    Raises ``InputError`` for unusable content or a volume without a foot, so bad input fails
+    before the model is loaded.
+    """
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    check_scan_content(image, source=source)
+    analysis = analyse_scan(image, spacing=analysis_spacing)
+    timings["analysis"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
+    regions = detect_feet(analysis, source=source, meta=image.meta, side=side)
+    all_bone = np.logical_or.reduce([r.bone for r in regions])
+    qc: list[QCWarning] = []
+    upside_down = looks_upside_down(all_bone)
+    if upside_down:
+        qc.append(QCWarning("orientation", "warning", "the scan looks stored upside down "
+                            "(wide bone at the top): treated as superior = scanner -z"))
+    timings["feet"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
+    floor = None if upside_down else detect_platform(analysis, all_bone)
+    timings["floor"] = round(time.perf_counter() - t, 4)
+    return ScanLayout(analysis, regions, floor, upside_down, qc, timings)
+
+
 def predict_scan(
     image: Image,
     predictor: LandmarkPredictor,
@@ -135,6 +174,7 @@ def predict_scan(
     side: str | None = None,
     crop_spacing: float | None = None,
     analysis_spacing: float = 2.0,
+    layout: ScanLayout | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -148,6 +188,7 @@ def predict_scan(
     crop_spacing : voxel size (mm) of the per-foot crop given to the model; default: the scan's
         finest spacing, clipped to [0.6, 1.0] mm.
     analysis_spacing : voxel size (mm) of the coarse grid used to find feet, sides and floor.
+    layout : the result of :func:`locate_feet` if already computed.
     progress : called with a short line at each step (for the CLI).
 
     Returns
@@ -161,45 +202,29 @@ def predict_scan(
         Unusable content (NaN, constant, absurd spacing) or no foot in the volume.
     """
     say = progress or (lambda _msg: None)
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = round(now - t, 4)
-        t = now
-
-    check_scan_content(image, source=source)
-    analysis = analyse_scan(image, spacing=analysis_spacing)
-    lap("analysis")
-    regions = detect_feet(analysis, source=source, meta=image.meta, side=side)
-    all_bone = np.logical_or.reduce([r.bone for r in regions])
-    scan_qc: list[QCWarning] = []
-    upside_down = looks_upside_down(all_bone)
-    if upside_down:
-        scan_qc.append(QCWarning("orientation", "warning", "the scan looks stored upside down "
-                                 "(wide bone at the top): treated as superior = scanner -z"))
+    if layout is None:
+        layout = locate_feet(image, source=source, side=side, analysis_spacing=analysis_spacing)
+    analysis, regions, floor = layout.analysis, layout.regions, layout.floor
+    timings = dict(layout.timings)
     say(f"found {len(regions)} foot/feet: " + ", ".join(f"{r.side} ({r.side_source})" for r in regions))
-    lap("feet")
-    floor = None if upside_down else detect_platform(analysis, all_bone)
     say("platform detected" if floor is not None else "no platform visible: tripod floor")
-    lap("floor")
+    t = time.perf_counter()
     if crop_spacing is None:
         crop_spacing = float(np.clip(min(image.spacing), 0.6, 1.0))
     distance = fov_distance_map(analysis)
-    lap("fov")
+    timings["fov"] = round(time.perf_counter() - t, 4)
     feet: list[FootResult] = []
     timings["model"] = 0.0
     for region in regions:
         t_foot = time.perf_counter()
-        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=upside_down)
+        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=layout.upside_down)
         crop = crop_canonical(image, pose, analysis.points(region.bone), spacing=crop_spacing)
         timings["crop"] = round(timings.get("crop", 0.0) + time.perf_counter() - t_foot, 4)
         t_model = time.perf_counter()
         say(f"predicting the {region.side} foot ({crop.shape[0]}x{crop.shape[1]}x{crop.shape[2]} voxels)")
         predicted = predictor.predict_foot(crop, region.side)
         timings["model"] = round(timings["model"] + time.perf_counter() - t_model, 4)
+        t_measure = time.perf_counter()
         canonical = np.asarray(predicted.points, dtype=float)
         points = pose.to_scan(canonical)
         fov = fov_status(points, image, analysis, distance)
@@ -217,7 +242,6 @@ def predict_scan(
         meta.update({"side_source": region.side_source, "pose": pose.as_dict(),
                      "crop_spacing_mm": crop_spacing})
         foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
-        t_measure = time.perf_counter()
         measurements = measure_foot(foot, floor)
         qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user") else "warning",
                         note) for note in region.notes]
@@ -228,14 +252,13 @@ def predict_scan(
         qc.append(_floor_note(floor, measurements))
         feet.append(FootResult(foot, measurements, pose, crop, region, qc))
         timings["measure_qc"] = round(timings.get("measure_qc", 0.0) + time.perf_counter() - t_measure, 4)
-    model_info = {}
-    for attr in ("source",):
-        if hasattr(predictor, attr):
-            model_info[attr] = str(getattr(predictor, attr))
+    model_info: dict[str, Any] = {}
+    if hasattr(predictor, "source"):
+        model_info["source"] = str(predictor.source)
     config = getattr(predictor, "config", None)
     if isinstance(config, dict):
         model_info["version"] = str(config.get("model_version", config.get("version", "")))
     if not feet:
         raise InputError(f"{source}: no foot found")
     return ScanResult(image=image, analysis=analysis, feet=feet, floor=floor, timings=timings,
-                      qc=scan_qc, model_info=model_info)
+                      qc=list(layout.qc), model_info=model_info)

@@ -115,11 +115,15 @@ def articular_patch(bone: trimesh.Trimesh, neighbour: trimesh.Trimesh, *, margin
     return np.flatnonzero(dist <= limit)
 
 
+# The ankle's cartilage is uneven in thickness: a wider margin catches the whole trochlea.
+_PATCH_MARGIN_MM = {("talus", "tibia"): 4.5, ("tibia", "talus"): 4.5}
+
+
 def articular_patches(meshes: dict[str, trimesh.Trimesh]) -> dict[tuple[str, str], np.ndarray]:
     """All the patches the landmark definitions need (vertex indices; they follow the bone
     through rigid motion and smooth deformation, so compute them once on a neutral pose)."""
-    return {(a, b): articular_patch(meshes[a], meshes[b]) for a, b in ARTICULAR_PAIRS
-            if a in meshes and b in meshes}
+    return {(a, b): articular_patch(meshes[a], meshes[b], margin_mm=_PATCH_MARGIN_MM.get((a, b), 2.5))
+            for a, b in ARTICULAR_PAIRS if a in meshes and b in meshes}
 
 
 def support_plane(meshes: dict[str, trimesh.Trimesh], *, up_hint: np.ndarray | None = None) -> FloorPlane:
@@ -128,16 +132,19 @@ def support_plane(meshes: dict[str, trimesh.Trimesh], *, up_hint: np.ndarray | N
     the one whose normal is closest to ``up_hint`` (default: from the foot toward the tibia)."""
     calc = np.asarray(meshes["calcaneus"].vertices)
     heel = calc.mean(axis=0)
-    fore = []
+    fore, ray = [], []
     for i in range(1, 6):
         name = f"metatarsal_{i}"
         if name in meshes:
             axis, t0, t1 = long_axis(meshes[name], heel)
             verts = np.asarray(meshes[name].vertices)
-            fore.append(verts[verts @ axis >= t0 + 0.66 * (t1 - t0)])
+            sel = verts[verts @ axis >= t0 + 0.66 * (t1 - t0)]
+            fore.append(sel)
+            ray.append(np.full(len(sel), i))
     fore_pts = np.vstack(fore)
     if up_hint is None:
-        up_hint = np.asarray(meshes["tibia"].vertices).mean(axis=0) - heel
+        # The leg's long axis, pointing away from the heel.
+        up_hint = long_axis(meshes["tibia"], heel)[0]
     # Only the part of the hint perpendicular to the heel -> forefoot line counts: the foot may
     # be plantarflexed against the leg.
     along = fore_pts.mean(axis=0) - heel
@@ -145,15 +152,21 @@ def support_plane(meshes: dict[str, trimesh.Trimesh], *, up_hint: np.ndarray | N
     up = np.asarray(up_hint, float) - (np.asarray(up_hint, float) @ along) * along
     up /= np.linalg.norm(up)
     pts = np.vstack([calc, fore_pts])
-    is_heel = np.r_[np.ones(len(calc), bool), np.zeros(len(fore_pts), bool)]
+    group = np.r_[np.zeros(len(calc), int), np.concatenate(ray)]  # 0 heel, 1..5 ray
     hull = trimesh.convex.convex_hull(pts)
-    # Map hull vertices back to heel/forefoot membership.
     _, idx = cKDTree(pts).query(hull.vertices)
-    face_heel = is_heel[idx][hull.faces]
-    spans = face_heel.any(axis=1) & ~face_heel.all(axis=1)
-    candidates = np.flatnonzero(spans & (hull.face_normals @ up < 0))
-    if len(candidates) == 0:
-        candidates = np.arange(len(hull.faces))
+    face_group = group[idx][hull.faces]
+    has_heel = (face_group == 0).any(axis=1)
+    has_medial = ((face_group >= 1) & (face_group <= 2)).any(axis=1)
+    has_lateral = (face_group >= 4).any(axis=1)
+    downward = hull.face_normals @ up < 0
+    # Prefer the tripod facet (heel, medial and lateral rays), else any heel-forefoot facet.
+    for mask in (has_heel & has_medial & has_lateral & downward,
+                 has_heel & (face_group > 0).any(axis=1) & downward,
+                 np.ones(len(hull.faces), bool)):
+        candidates = np.flatnonzero(mask)
+        if len(candidates):
+            break
     best = candidates[int(np.argmin(hull.face_normals[candidates] @ up))]
     normal = -hull.face_normals[best]
     point = hull.triangles[best].mean(axis=0)
@@ -171,8 +184,12 @@ def _frame(floor: FloorPlane, calc_low: np.ndarray, m2_head: np.ndarray) -> Fram
     return Frame(np.stack([x, y, z]))
 
 
-def _extreme(points: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    return points[int(np.argmax(points @ direction))]
+def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1.0) -> np.ndarray:
+    """The surface point furthest along ``direction``, made stable on flat tops: of the points
+    within ``plateau_mm`` of the extreme, the one nearest to their centre."""
+    score = points @ direction
+    top = points[score >= score.max() - plateau_mm]
+    return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
 def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
@@ -223,10 +240,14 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     out["CALC_CC"] = _extreme(cc, (x - z) / np.sqrt(2))
 
     # Talus: dome centre, head sphere and the head's articular margins.
-    troch = v["talus"][patches[("talus", "tibia")]]
+    troch_idx = patches[("talus", "tibia")]
+    # The trochlea proper faces up (the malleolar facets face sideways).
+    facing_up = meshes["talus"].vertex_normals[troch_idx] @ z > 0.5
+    troch = v["talus"][troch_idx[facing_up]] if facing_up.sum() >= 10 else v["talus"][troch_idx]
     ty = troch @ y
     mid = 0.5 * (ty.min() + ty.max())
-    band = troch[np.abs(ty - mid) <= max(1.5, 0.08 * (ty.max() - ty.min()))]
+    order = np.argsort(np.abs(ty - mid))
+    band = troch[order[: max(5, int(np.sum(np.abs(ty - mid) <= 1.5)))]]
     out["TAL_DOME"] = _extreme(band, z)
     head_pts = v["talus"][patches[("talus", "navicular")]]
     out["TAL_HEAD"] = fit_sphere(head_pts)[0]
@@ -314,7 +335,7 @@ def landmarks_from_meshes(
         raise ValueError(f"landmarks need the bones {', '.join(missing)}")
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
-    work = {k: m for k, m in meshes.items()}
+    work = dict(meshes)
     mirror = np.diag([-1.0, 1.0, 1.0])
     work_floor = floor
     if side == "left":

@@ -46,6 +46,7 @@ class PoseParams:
     midfoot_plantarflexion: float = 0.0
     forefoot_abduction: float = 0.0
     subtalar_eversion: float = 0.0
+    forefoot_pronation: float = 0.0
     tibia_lean: float = 4.0
 
     def as_dict(self) -> dict[str, float]:
@@ -71,14 +72,18 @@ def transform_all(meshes: dict[str, trimesh.Trimesh], matrix: np.ndarray) -> Non
 
 
 def neutral_frame(meshes: dict[str, trimesh.Trimesh]) -> np.ndarray:
-    """Rows x (anterior), y (medial, right foot), z (up) of the foot's own support frame."""
-    floor = support_plane(meshes)
-    z = floor.normal
-    calc = np.asarray(meshes["calcaneus"].vertices)
-    m2 = np.asarray(meshes["metatarsal_2"].vertices)
-    x = m2.mean(axis=0) - calc.mean(axis=0)
-    x = x - (x @ z) * z
+    """Rows x (anterior), y (medial, right foot), z (up) of the foot as the leg sees it.
+
+    x: heel (calcaneus centroid) -> second metatarsal centroid; z: the tibial shaft axis made
+    perpendicular to x; y = z x x. Unlike a support plane this does not depend on which bones
+    touch the ground, so the chain's joint axes are stable under small shape changes.
+    """
+    calc = np.asarray(meshes["calcaneus"].vertices).mean(axis=0)
+    x = np.asarray(meshes["metatarsal_2"].vertices).mean(axis=0) - calc
     x /= np.linalg.norm(x)
+    z = long_axis(meshes["tibia"], calc)[0]
+    z = z - (z @ x) * x
+    z /= np.linalg.norm(z)
     return np.stack([x, np.cross(z, x), z])
 
 
@@ -132,6 +137,9 @@ def pose_skeleton(skeleton: Skeleton, params: PoseParams) -> tuple[Skeleton, Flo
     cc = _contact_centre(m["calcaneus"], m["cuboid"])
     rotate_bones(m, CHOPART_DISTAL, z, -params.forefoot_abduction, head + 0.4 * (cc - head))
 
+    # 4b. forefoot pronation about the long axis through the talar head (lowers the first ray).
+    rotate_bones(m, CHOPART_DISTAL, x, -params.forefoot_pronation, head)
+
     # 5. subtalar eversion about Inman's axis (eversion lowers the medial side).
     el, dev = np.radians(SUBTALAR_ELEVATION_DEG), np.radians(SUBTALAR_DEVIATION_DEG)
     st_axis = np.cos(el) * (np.cos(dev) * x + np.sin(dev) * y) + np.sin(el) * z
@@ -156,17 +164,16 @@ def pose_skeleton(skeleton: Skeleton, params: PoseParams) -> tuple[Skeleton, Flo
     return Skeleton(m), FloorPlane(point=np.zeros(3), normal=np.array([0.0, 0.0, 1.0]), source="platform")
 
 
-def ankle_axis(meshes: dict[str, trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray]:
-    """Ankle hinge: through the malleolar tips (medial = lowest tibia point, lateral = lowest
-    fibula point), centred on the talar dome. Returns (point, unit direction medial->lateral)."""
-    tib = np.asarray(meshes["tibia"].vertices)
-    fib = np.asarray(meshes["fibula"].vertices)
-    leg_axis = long_axis(meshes["tibia"], np.asarray(meshes["calcaneus"].vertices).mean(axis=0))[0]
-    medial = tib[np.argmax(tib @ leg_axis)]
-    lateral = fib[np.argmax(fib @ leg_axis)]
-    direction = lateral - medial
-    direction /= np.linalg.norm(direction)
-    return 0.5 * (medial + lateral), direction
+def trochlea_centre(meshes: dict[str, trimesh.Trimesh]) -> np.ndarray:
+    """Centre of the sphere best fitting the talar trochlea (the talus under the tibia): a point
+    on the ankle's flexion axis."""
+    from scipy.spatial import cKDTree
+
+    talus = meshes["talus"]
+    up = _tibia_axis(meshes)
+    d, _ = cKDTree(np.asarray(meshes["tibia"].vertices)).query(talus.vertices)
+    near = (d <= d.min() + 4.5) & (talus.vertex_normals @ up > 0.5)
+    return fit_sphere(np.asarray(talus.vertices)[near])[0]
 
 
 def _tibia_axis(meshes: dict[str, trimesh.Trimesh]) -> np.ndarray:
@@ -175,12 +182,10 @@ def _tibia_axis(meshes: dict[str, trimesh.Trimesh]) -> np.ndarray:
 
 
 def _align_leg(meshes: dict[str, trimesh.Trimesh], *, lean_deg: float) -> None:
-    """Rotate tibia and fibula about the ankle axis so the tibial shaft leans ``lean_deg``
-    forward (anterior = -y in LPS) from vertical in the sagittal plane."""
-    point, direction = ankle_axis(meshes)
-    for _ in range(3):
-        up = _tibia_axis(meshes)
-        current = np.degrees(np.arctan2(-up[1], up[2]))  # forward lean of the shaft
-        # Rotating about the (roughly +-x) ankle axis changes the lean; sign from its x part.
-        step = (lean_deg - current) * (-1.0 if direction[0] > 0 else 1.0)
-        rotate_bones(meshes, LEG_BONES, direction, -step, point)
+    """Dorsiflex/plantarflex the leg (tibia, fibula) about the ankle's flexion axis (the foot's
+    medial-lateral axis, LPS x here, through the trochlea centre) so the tibial shaft leans
+    ``lean_deg`` forward (toward anterior = -y) from the floor normal in the sagittal plane."""
+    up = _tibia_axis(meshes)
+    current = float(np.degrees(np.arctan2(-up[1], up[2])))
+    # Rotating about +x by a positive angle turns +z toward -y (anterior): lean increases.
+    rotate_bones(meshes, LEG_BONES, np.array([1.0, 0.0, 0.0]), lean_deg - current, trochlea_centre(meshes))

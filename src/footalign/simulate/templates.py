@@ -146,15 +146,26 @@ def _base_skeleton_cached() -> Skeleton:
         bone.apply_transform(transform)
         meshes[name] = bone
 
-    # Set the ankle joint space: move the leg along its axis until the plafond is
-    # ANKLE_GAP_MM above the dome (nearest tibia-talus distance over the plafond region).
-    axis = principal_axis(np.asarray(meshes["tibia"].vertices))
-    if axis[2] < 0:
-        axis = -axis
-    gap = _min_gap(meshes["tibia"], meshes["talus"], axis)
-    shift = (ANKLE_GAP_MM - gap) * axis
+    # Seat the tibia on the VHM plafond: the upper (bone-side) surface of the VHM distal tibial
+    # cartilage. Rigid ICP of the VHF plafond (downward-facing distal tibia vertices) onto it.
+    cartilage = load_ply(root / "vhm_cartilage" / "right_tibia_distal_cartilage.ply", _VHM_TO_LPS)
+    bone_side = np.asarray(cartilage.vertices)[cartilage.vertex_normals[:, 2] > 0.3]
+    tibia = meshes["tibia"]
+    plafond = np.asarray(tibia.vertices)[tibia.vertex_normals[:, 2] < -0.5]
+    tree = cKDTree(bone_side)
+    seat = np.eye(4)
+    for _ in range(40):
+        moved = plafond @ seat[:3, :3].T + seat[:3, 3]
+        dist, idx = tree.query(moved)
+        keep = dist < 4.0
+        if keep.sum() < 20:
+            break
+        step = umeyama(moved[keep], bone_side[idx[keep]], scale=False)
+        seat = step @ seat
+        if np.allclose(step, np.eye(4), atol=1e-7):
+            break
     for name in LEG_BONES:
-        meshes[name].apply_translation(shift)
+        meshes[name].apply_transform(seat)
     return Skeleton(meshes)
 
 

@@ -1,0 +1,165 @@
+"""Speed of ``footalign predict`` per stage, of ``simulate`` per case, and of training.
+
+Scans: one simulated single-foot and one bilateral scan at each voxel size 0.4, 0.6, 0.8 and
+1.0 mm (seeds 9101–9108, not part of the test set). Each is predicted through the product code
+path (``footalign.cli.predict.run_single``, the function behind ``footalign predict``) with the
+model loaded once, ``REPEATS`` times after one warm-up run; the median per stage is reported.
+The cold command (a fresh ``footalign predict`` process: imports, model load, everything) is
+timed once per scan as well.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import WORK, print_table, read_result, set_threads, write_result
+from sim_data import SimRecipe, dataset_cases, footalign_command, simulate
+
+SPACINGS_MM = (0.4, 0.6, 0.8, 1.0)
+REPEATS = 3
+STAGES = ("read", "preprocess", "stage1", "stage2", "measurements", "outputs_report", "other")
+TARGET_SECONDS_PER_FOOT_08MM = 10.0
+
+
+def speed_scans(*, quick: bool = False) -> list[dict[str, Any]]:
+    """Simulate (or reuse) the speed scans; returns dicts with image path, spacing, layout, sim record."""
+    configs = [(1.0, "single")] if quick else [(s, k) for s in SPACINGS_MM for k in ("single", "bilateral")]
+    scans = []
+    for i, (spacing, kind) in enumerate(configs):
+        recipe = SimRecipe(n=1, seed=9101 + i, spacing=spacing, bilateral_fraction=1.0 if kind == "bilateral" else 0.0)
+        folder = WORK / "speed" / f"{kind}_{spacing:g}mm"
+        record = simulate(recipe, folder, nice=10)
+        case = dataset_cases(folder)[0]
+        scans.append({"name": f"{kind} {spacing:g} mm", "spacing_mm": spacing, "layout": kind,
+                      "image": case["image_path"], "simulate": record})
+    return scans
+
+
+def stage_times(result: Any) -> dict[str, float]:
+    """Map ``run_single``'s timings onto the reported stages (seconds)."""
+    t = dict(result.timings)
+    stage1 = sum(float(f.foot.meta.get("timing", {}).get("stage1", 0.0)) for f in result.feet)
+    stage2 = sum(float(f.foot.meta.get("timing", {}).get("stage2", 0.0)) for f in result.feet)
+    out = {
+        "read": float(t.get("read", 0.0)),
+        "preprocess": sum(float(t.get(k, 0.0)) for k in ("analysis", "feet", "floor", "fov", "crop")),
+        "stage1": stage1,
+        "stage2": stage2,
+        "measurements": float(t.get("measure_qc", 0.0)),
+        "outputs_report": float(t.get("outputs_report", 0.0)),
+    }
+    total = float(t.get("total", sum(out.values()))) - float(t.get("load_model", 0.0))
+    out["other"] = max(0.0, total - sum(out.values()))  # foot search before the model, model overheads
+    out["total"] = total
+    return out
+
+
+def time_predict(scans: list[dict[str, Any]], *, repeats: int, model_dir: str | None) -> list[dict[str, Any]]:
+    from footalign.cli.predict import run_single
+    from footalign.model.predictor import Predictor
+
+    predictor = Predictor.from_folder(model_dir)
+    rows = []
+    for scan in scans:
+        runs = []
+        with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+            for k in range(repeats + 1):  # the first run warms caches and is not counted
+                result = run_single(Path(scan["image"]), Path(tmp) / f"run{k}", model=None, series=None,
+                                    device="cpu", keep_ids=False, report=True, quiet=True, side=None,
+                                    predictor=predictor)
+                if k:
+                    runs.append(stage_times(result))
+        n_feet = len(result.feet)
+        median = {s: statistics.median(r[s] for r in runs) for s in (*STAGES, "total")}
+        rows.append({"scan": scan["name"], "spacing_mm": scan["spacing_mm"], "layout": scan["layout"],
+                     "n_feet": n_feet, "shape": list(result.image.shape), "median_s": median,
+                     "per_foot_s": median["total"] / n_feet, "runs": runs})
+        print(f"  {scan['name']}: {median['total']:.2f} s ({n_feet} foot/feet)", flush=True)
+    return rows
+
+
+def time_cold_cli(scans: list[dict[str, Any]], *, model_dir: str | None) -> dict[str, float]:
+    """Wall time of a fresh ``footalign predict SCAN --output DIR --quiet`` process per scan."""
+    out = {}
+    for scan in scans:
+        with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+            cmd = [*footalign_command(), "predict", str(scan["image"]), "--output", str(Path(tmp) / "out"), "--quiet"]
+            if model_dir:
+                cmd += ["--model", model_dir]
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            out[scan["name"]] = time.perf_counter() - t if proc.returncode == 0 else float("nan")
+    return out
+
+
+def training_throughput() -> dict[str, Any]:
+    """Training speed of footalign's model, read from the model bundle's training record if present."""
+    from footalign.model.bundle import shipped_model_dir
+
+    folder = shipped_model_dir()
+    for name in ("training.json", "train_log.json", "metadata.json", "config.json"):
+        path = folder / name
+        if path.is_file():
+            doc = json.loads(path.read_text())
+            found = _find_keys(doc, ("cases_per_second", "cases_per_s", "samples_per_second", "throughput"))
+            if found:
+                return {"source": f"{folder.name}/{name}", **found}
+    return {"status": "not measured", "reason": f"no training throughput recorded in {folder.name}/"}
+
+
+def _find_keys(doc: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k in keys and isinstance(v, int | float):
+                found[k] = v
+            elif isinstance(v, dict | list):
+                found.update(_find_keys(v, keys))
+    elif isinstance(doc, list):
+        for v in doc:
+            found.update(_find_keys(v, keys))
+    return found
+
+
+def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
+    threads = set_threads()
+    scans = speed_scans(quick=quick)
+    rows = time_predict(scans, repeats=1 if quick else REPEATS, model_dir=model_dir)
+    cold = time_cold_cli(scans if not quick else scans[:1], model_dir=model_dir)
+    for row in rows:
+        row["cold_cli_s"] = cold.get(row["scan"])
+    sim = {}
+    accuracy_sets = WORK / "testset"
+    for stamp in sorted(accuracy_sets.glob("*/bench_recipe.json")):
+        rec = json.loads(stamp.read_text())
+        sim[f"{rec['recipe']['spacing']:g} mm"] = {"seconds_per_case": rec["seconds_per_case"], "n": rec["recipe"]["n"],
+                                                   "workers": rec["recipe"]["workers"], "command": rec["command"]}
+    target_rows = [r for r in rows if r["spacing_mm"] == 0.8 and r["layout"] == "single"]
+    per_foot_08 = target_rows[0]["per_foot_s"] if target_rows else float("nan")
+    data = {
+        "quick": quick, "torch_threads": threads, "repeats": 1 if quick else REPEATS,
+        "predict": rows,
+        "simulate_seconds_per_case": sim or {"status": "not measured", "reason": "test set not simulated yet"},
+        "simulate_note": "wall time of `footalign simulate` (1 worker, nice 10) divided by the number of cases",
+        "training": training_throughput(),
+        "targets": {"predict_per_foot_0.8mm_s": per_foot_08, "target_s": TARGET_SECONDS_PER_FOOT_08MM,
+                    "pass": bool(per_foot_08 <= TARGET_SECONDS_PER_FOOT_08MM)},
+    }
+    accuracy = read_result("accuracy")
+    if accuracy:
+        data["accuracy_run_predict_seconds_per_scan"] = accuracy.get("predict_seconds_per_scan")
+    write_result("speed_quick" if quick else "speed", data)
+    print_table("footalign predict, median seconds per stage (model loaded once)",
+                ["scan", "feet", *STAGES, "total", "per foot", "cold CLI"],
+                [[r["scan"], r["n_feet"], *[r["median_s"][s] for s in STAGES], r["median_s"]["total"],
+                  r["per_foot_s"], r.get("cold_cli_s")] for r in rows])
+    if not quick:
+        shutil.rmtree(WORK / "speed_tmp", ignore_errors=True)
+    return data

@@ -1,0 +1,3 @@
+"""Figures and the self-contained HTML reports of footalign."""
+
+from __future__ import annotations

@@ -1,0 +1,171 @@
+"""Self-contained HTML reports: one per scan (``report.html``) and one per cohort (``summary.html``).
+
+Pictures are embedded as base64 PNG and the style sheet is inline, so a report opens offline
+and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+from typing import Any
+
+import numpy as np
+
+from footalign import __version__
+from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENTS
+from footalign.pipeline.predict import FootResult, ScanResult
+from footalign.report.figures import landmark_slices_png, mip_views_png, surface_3d_png
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:18px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
+h3{font-size:15px;margin-top:22px} table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left} th{background:#f3f3f3}
+td.num{text-align:right;font-variant-numeric:tabular-nums} tr.flag td{background:#fff3cd}
+.warn{color:#8a4b00} .info{color:#245} .bad{color:#a00;font-weight:bold} .muted{color:#777;font-size:12px}
+img{max-width:100%;border:1px solid #eee} ul.qc li{margin:2px 0}
+"""
+
+
+def png_tag(png: bytes, alt: str) -> str:
+    """An <img> element with the PNG embedded as base64."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _fmt(v: float, digits: int = 1) -> str:
+    return "—" if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _qc_list(warnings: list[Any]) -> str:
+    if not warnings:
+        return "<p class='muted'>No QC findings.</p>"
+    items = "".join(f"<li class='{html.escape(w.severity)}'><b>{html.escape(w.code)}</b>: "
+                    f"{html.escape(w.message)}</li>" for w in warnings)
+    return f"<ul class='qc'>{items}</ul>"
+
+
+def measurement_table(foot: FootResult) -> str:
+    """The 14 measurements with units, normal ranges and out-of-range flags."""
+    m = foot.measurements
+    flags = m.out_of_range()
+    rows = []
+    for spec in MEASUREMENTS:
+        v = m.values[spec.name]
+        lo, hi = spec.normal_range
+        if not np.isfinite(v):
+            state = f"<span class='muted'>{html.escape(m.reasons.get(spec.name, 'not computed'))}</span>"
+        elif flags[spec.name]:
+            state = "<span class='bad'>outside normal range</span>"
+        else:
+            state = "within range"
+        cls = " class='flag'" if flags[spec.name] else ""
+        rows.append(f"<tr{cls}><td>{html.escape(spec.title)}</td><td class='num'>{_fmt(v)}</td>"
+                    f"<td>{spec.unit}</td><td>{lo:g} to {hi:g}</td><td>{html.escape(spec.sign)}</td>"
+                    f"<td>{state}</td></tr>")
+    head = ("<tr><th>measurement</th><th>value</th><th>unit</th><th>normal range</th><th>sign</th>"
+            "<th>flag</th></tr>")
+    return (f"<table>{head}{''.join(rows)}</table><p class='muted'>Floor used: "
+            f"{html.escape(m.floor_source or 'none')}. Normal ranges are for orientation only, not diagnoses."
+            "</p>")
+
+
+def landmark_table(foot: FootResult) -> str:
+    """Landmark positions (scan LPS mm), confidence and status, numbered as in the figures."""
+    lm = foot.landmarks
+    assert lm.confidence is not None and lm.status is not None
+    rows = []
+    for spec in LANDMARKS:
+        p = lm.points[spec.index]
+        status = lm.status[spec.index]
+        cls = "" if status == "ok" else " class='flag'"
+        rows.append(f"<tr{cls}><td>{spec.index + 1}</td><td>{spec.name}</td><td>{spec.bone}</td>"
+                    + "".join(f"<td class='num'>{_fmt(c)}</td>" for c in p)
+                    + f"<td class='num'>{_fmt(lm.confidence[spec.index], 2)}</td><td>{html.escape(status)}</td></tr>")
+    head = ("<tr><th>#</th><th>landmark</th><th>bone</th><th>x (L)</th><th>y (P)</th><th>z (S)</th>"
+            "<th>confidence</th><th>status</th></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def foot_section(result: ScanResult, foot: FootResult) -> str:
+    """The report section of one foot: QC, measurements, landmarks and the pictures."""
+    canonical = foot.pose.to_canonical(foot.landmarks.points)
+    floor = None
+    if result.floor is not None:
+        from footalign.landmarks import FloorPlane
+
+        floor = FloorPlane(foot.pose.to_canonical(result.floor.point[None])[0],
+                           result.floor.normal @ foot.pose.rotation, "platform")
+    t0 = time.perf_counter()
+    mips = mip_views_png(foot.crop, canonical, floor=floor)
+    slices = landmark_slices_png(foot.crop, canonical, list(foot.landmarks.status or []))
+    surface = surface_3d_png(foot.crop, canonical, threshold=result.analysis.bone_threshold_hu)
+    foot.landmarks.meta.setdefault("timing", {})["report_figures"] = round(time.perf_counter() - t0, 3)
+    return f"""
+<h2>{foot.side.capitalize()} foot</h2>
+<p class='muted'>Side from: {html.escape(foot.region.side_source)}. Orientation: up from
+{html.escape(foot.pose.up_source)}, tilt {foot.pose.tilt_deg:.1f}°, yaw {foot.pose.yaw_deg:.1f}°
+(pictures are drawn upright in this foot's frame; coordinates in the tables are the scan's LPS mm).</p>
+<h3>Quality control</h3>{_qc_list(foot.qc)}
+<h3>Measurements</h3>{measurement_table(foot)}
+<h3>Projections with landmarks and measurement axes</h3>{png_tag(mips, f"{foot.side} MIPs")}
+<h3>3D bone surface</h3>{png_tag(surface, f"{foot.side} 3D")}
+<h3>Each landmark on a slice through it</h3>{png_tag(slices, f"{foot.side} landmark slices")}
+<h3>Landmarks</h3>{landmark_table(foot)}
+"""
+
+
+def scan_report_html(result: ScanResult, *, keep_ids: bool = False, name: str | None = None) -> str:
+    """The complete, self-contained HTML report of one scan."""
+    from footalign.pipeline.outputs import scan_description
+
+    info = scan_description(result, keep_ids=keep_ids, name=name)
+    info_rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                        for k, v in info.items() if k != "direction")
+    timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    model = result.model_info or {}
+    feet = "".join(foot_section(result, f) for f in result.feet)
+    title = f"footalign report{': ' + html.escape(name) if name else ''}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style></head><body>
+<h1>{title}</h1>
+<p class='muted'>footalign {__version__} · model {html.escape(str(model.get('version', 'unknown')))}
+· {len(result.feet)} foot/feet · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
+Research software: check every landmark before using a measurement.</p>
+<h2>Scan</h2><table>{info_rows}</table>
+<p class='muted'>Timing: {html.escape(timing)}.</p>
+<h3>Scan-level QC</h3>{_qc_list(result.qc)}
+{feet}
+<h2>Legend</h2><p class='muted'>Landmark numbers in the pictures follow the tables; definitions in
+ANATOMY.md. Axis colours: tibial red, talar blue, calcaneal hindfoot orange, calcaneal inclination
+purple, M1 green, M2 brown, P1 pink; dashed green = floor.</p>
+</body></html>
+"""
+
+
+def summary_html(rows: list[dict[str, Any]], failures: list[dict[str, str]], *, n_scans: int) -> str:
+    """The cohort summary: distributions of every measurement, the table, the failures."""
+    from footalign.report.cohort import distributions_png
+
+    png = distributions_png(rows) if rows else None
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in (rows[0] if rows else {}))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
+                   for r in rows)
+    fail = "".join(f"<tr><td>{html.escape(f['scan'])}</td><td>{html.escape(f['reason'])}</td></tr>"
+                   for f in failures)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>footalign cohort summary</title><style>{CSS}</style></head>
+<body><h1>footalign cohort summary</h1>
+<p class='muted'>footalign {__version__} · {n_scans} scan(s) · {len(rows)} foot/feet measured ·
+{len(failures)} failure(s) · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>
+<h2>Distributions</h2>{png_tag(png, 'distributions') if png else "<p>No measurements.</p>"}
+<p class='muted'>Shaded band: normal range of ANATOMY.md.</p>
+<h2>Measurements</h2><table><tr>{head}</tr>{body}</table>
+<h2>Failures</h2>{f"<table><tr><th>scan</th><th>reason</th></tr>{fail}</table>" if failures else "<p>None.</p>"}
+</body></html>
+"""
+
+
+__all__ = ["LANDMARK_NAMES", "scan_report_html", "summary_html"]

@@ -1,0 +1,237 @@
+"""Tests of the two-stage heatmap landmark model (tiny synthetic volumes, tiny networks)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from footalign.anatomy import LANDMARK_NAMES, N_LANDMARKS
+from footalign.errors import ModelError
+from footalign.image import Image, mirror_points_x, mirror_x
+from footalign.io.images import write_image
+from footalign.io.landmarks import write_landmarks_json
+from footalign.landmarks import FootLandmarks
+from footalign.model.bundle import load_bundle, save_bundle
+from footalign.model.config import default_config, merge_config
+from footalign.model.heatmaps import decode_heatmaps, gaussian_heatmap, heatmap_loss
+from footalign.model.networks import build_network
+from footalign.model.predictor import Predictor
+from footalign.model.train import train_model
+
+# Landmarks of the toy "foot": a 2 x 2 x 6 lattice (20 mm apart) of blobs of graded brightness.
+_LATTICE = np.array([(x, y, z) for y in (-50, -30, -10, 10, 30, 50) for x in (-10, 10) for z in (-10, 10)],
+                    dtype=float)[:N_LANDMARKS]
+
+TINY = {
+    "stage1": {"spacing_mm": 6.0, "shape": [10, 22, 10], "channels": [8, 16], "sigma_mm": 6.0,
+               "window_mm": 12.0},
+    "stage2": {"spacing_mm": 1.0, "shape": [12, 12, 12], "channels": [8, 16], "sigma_mm": 1.5},
+    "train": {"batch1": 1, "batch2": 6, "lr": 1e-2, "val_every": 1000, "seed": 0, "min_steps_per_epoch": 10,
+              "aug": {"rotation_deg": 0.0, "scale": 0.0, "shift1_mm": 3.0, "jitter2_mm": 2.0,
+                      "jitter2_max_mm": 4.0, "noise_hu": 0.0, "blur_prob": 0.0, "truncate_prob": 0.0,
+                      "hu_shift": 0.0, "contrast": 0.0}},
+}
+
+
+def tiny_config() -> dict:
+    return merge_config(default_config(), TINY)
+
+
+def blob_image(points: np.ndarray, *, shape=(48, 120, 48), spacing=1.0) -> Image:
+    """A CT-like volume: air, a soft-tissue ellipsoid, one Gaussian blob (bone HU) per landmark."""
+    origin = -(np.asarray(shape) - 1) / 2.0 * spacing
+    axes = [origin[d] + spacing * np.arange(shape[d]) for d in range(3)]
+    x, y, z = np.meshgrid(*axes, indexing="ij")
+    array = np.full(shape, -1000.0, dtype=np.float32)
+    array[(x / 22) ** 2 + (y / 58) ** 2 + (z / 22) ** 2 <= 1] = 40.0
+    for i, p in enumerate(points):
+        r2 = (x - p[0]) ** 2 + (y - p[1]) ** 2 + (z - p[2]) ** 2
+        array += (700.0 + 30.0 * i) * np.exp(-0.5 * r2 / 2.0**2).astype(np.float32)
+    return Image(array, (spacing,) * 3, tuple(origin))
+
+
+def make_dataset(root: Path, points_per_case: list[np.ndarray]) -> Path:
+    """Write a dataset.json folder with one right foot per case."""
+    cases = []
+    for c, pts in enumerate(points_per_case):
+        cid = f"case_{c:04d}"
+        write_image(blob_image(pts), root / "images" / f"{cid}.nii.gz")
+        write_landmarks_json(root / "landmarks" / f"{cid}.json", [FootLandmarks("right", pts)])
+        cases.append({"id": cid, "image": f"images/{cid}.nii.gz", "landmarks": f"landmarks/{cid}.json",
+                      "feet": [{"side": "right", "pathology": "normal"}]})
+    ids = [c["id"] for c in cases]
+    doc = {"schema": "footalign.dataset", "version": 1, "landmarks": list(LANDMARK_NAMES), "cases": cases,
+           "folds": [{"fold": 0, "train": ids, "val": ids[:1]}]}
+    (root / "dataset.json").write_text(json.dumps(doc))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
+    """A tiny model overfitted on one synthetic case: (model dir, dataset dir, true points)."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("model")
+    points = _LATTICE + np.random.default_rng(3).uniform(-1.5, 1.5, size=(N_LANDMARKS, 3))
+    dataset = make_dataset(root / "ds", [points])
+    train_model(dataset, fold="all", out_dir=root / "model", config=tiny_config(), cache_dir=root / "cache",
+                epochs=6, quiet=True)
+    return root / "model", dataset, points
+
+
+# ----- heatmaps -----------------------------------------------------------------------------------
+def test_heatmap_encode_decode_recovers_subvoxel_point():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        center = rng.uniform(5.0, 10.0, size=3)
+        prob = gaussian_heatmap(center, (16, 16, 16), sigma_vox=1.5)[None]
+        for method in ("local", "softargmax"):
+            found, confidence = decode_heatmaps(prob, method=method, window_vox=5.0, sigma_vox=1.5)
+            assert np.linalg.norm(found[0] - center) < 0.1
+            assert confidence[0] > 0.95
+
+
+def test_confidence_drops_for_split_heatmap():
+    sharp = gaussian_heatmap(np.array([8.0, 8.0, 8.0]), (24, 24, 24), 1.5)
+    split = 0.5 * sharp + 0.5 * gaussian_heatmap(np.array([18.0, 8.0, 8.0]), (24, 24, 24), 1.5)
+    _, conf = decode_heatmaps(np.stack([sharp, split]), sigma_vox=1.5)
+    assert conf[0] > 0.95 and conf[1] < 0.6
+
+
+def test_heatmap_loss_is_distance_when_map_matches():
+    # Logits = log of the exact target: JS term ~0, loss = soft-argmax distance ~0.
+    center = np.array([11.3, 12.1, 10.4])
+    target = gaussian_heatmap(center, (24, 24, 24), 2.0)
+    logits = torch.log(torch.from_numpy(target).float())[None, None]
+    points = torch.tensor(center, dtype=torch.float32)[None, None]
+    loss, dist = heatmap_loss(logits, points, torch.tensor([[True]]), spacing_mm=2.0, sigma_mm=4.0)
+    assert float(loss) < 0.05 and float(dist[0, 0]) < 0.05
+    shifted = torch.tensor(center + np.array([3.0, 0, 0]), dtype=torch.float32)[None, None]
+    loss2, dist2 = heatmap_loss(logits, shifted, torch.tensor([[True]]), spacing_mm=2.0, sigma_mm=4.0)
+    assert abs(float(dist2[0, 0]) - 6.0) < 0.1 and float(loss2) > 6.0
+
+
+# ----- training and prediction --------------------------------------------------------------------
+def test_training_loss_decreases(trained):
+    import pandas as pd
+
+    model_dir, _, _ = trained
+    metrics = pd.read_csv(model_dir / "training" / "metrics.csv")
+    assert len(metrics) == 6
+    for col in ("train_loss1", "train_loss2"):
+        first, last = metrics[col].iloc[0], metrics[col].iloc[-2:].mean()
+        assert last < 0.8 * first, f"{col}: {first:.2f} -> {last:.2f}"
+    assert (model_dir / "training" / "learning_curve.png").stat().st_size > 1000
+
+
+def test_overfitted_model_finds_its_landmarks(trained):
+    model_dir, _, points = trained
+    predictor = Predictor.from_folder(model_dir)
+    foot = predictor.predict_foot(blob_image(points), "right")
+    errors = np.linalg.norm(foot.points - points, axis=1)
+    assert np.median(errors) < 1.5, errors.round(2)
+    assert np.mean(errors < 3.0) >= 0.9, errors.round(2)
+    assert set(foot.meta["timing"]) == {"stage1", "stage2"}
+    assert np.all((foot.confidence >= 0) & (foot.confidence <= 1))
+
+
+def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
+    model_dir, _, points = trained
+    config, net1, net2 = load_bundle(model_dir)
+    save_bundle(tmp_path / "copy", config, net1.state_dict(), net2.state_dict())
+    image = blob_image(points)
+    a = Predictor.from_folder(model_dir).predict_foot(image, "right")
+    b = Predictor.from_folder(tmp_path / "copy").predict_foot(image, "right")
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
+def test_mirrored_left_foot_gives_mirrored_prediction(trained):
+    model_dir, _, points = trained
+    predictor = Predictor.from_folder(model_dir)
+    image = blob_image(points)
+    right = predictor.predict_foot(image, "right")
+    left = predictor.predict_foot(mirror_x(image), "left")
+    np.testing.assert_allclose(left.points, mirror_points_x(right.points), atol=1e-3)
+    assert left.side == "left"
+
+
+def test_landmark_outside_field_of_view_is_nan(trained):
+    model_dir, _, points = trained
+    image = blob_image(points)
+    # Cut the volume so the most anterior row of blobs (y = -50 mm) lies outside it.
+    cut = Image(image.array[:, 25:, :], image.spacing, tuple(image.index_to_physical([0, 25, 0])))
+    foot = Predictor.from_folder(model_dir).predict_foot(cut, "right")
+    outside = ~cut.contains(points)
+    assert outside.any()
+    for i in np.flatnonzero(outside):
+        if not cut.contains(points[i], margin_mm=-3.0):  # clearly outside
+            assert foot.status[i] == "outside_fov" and np.all(np.isnan(foot.points[i]))
+
+
+def test_resume_continues_training(trained, tmp_path):
+    model_dir, dataset, _ = trained
+    out = tmp_path / "resumed"
+    shutil.copytree(model_dir, out)
+    train_model(dataset, fold="all", out_dir=out, config=tiny_config(), cache_dir=tmp_path / "cache",
+                epochs=7, resume=True, quiet=True)
+    import pandas as pd
+
+    metrics = pd.read_csv(out / "training" / "metrics.csv")
+    assert list(metrics["epoch"]) == list(range(1, 8))
+
+
+# ----- bundle errors ------------------------------------------------------------------------------
+@pytest.fixture
+def small_bundle(tmp_path) -> Path:
+    config = tiny_config()
+    nets = [build_network(config[s], n_landmarks=N_LANDMARKS) for s in ("stage1", "stage2")]
+    return save_bundle(tmp_path / "bundle", config, nets[0].state_dict(), nets[1].state_dict())
+
+
+def test_missing_model_folder_is_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Predictor.from_folder(tmp_path / "nowhere")
+
+
+def test_missing_weights_is_model_error(small_bundle):
+    (small_bundle / "weights.pt").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        Predictor.from_folder(small_bundle)
+
+
+def test_corrupt_weights_fail_checksum(small_bundle):
+    data = bytearray((small_bundle / "weights.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (small_bundle / "weights.pt").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        Predictor.from_folder(small_bundle)
+
+
+def test_config_not_matching_weights_is_model_error(small_bundle):
+    config, net1, net2 = load_bundle(small_bundle)
+    config["stage2"]["channels"] = [4, 8]  # architecture no longer fits the stored weights
+    save_bundle(small_bundle, config, net1.state_dict(), net2.state_dict())
+    with pytest.raises(ModelError, match="do not match"):
+        Predictor.from_folder(small_bundle)
+
+
+def test_config_with_other_landmarks_is_model_error(small_bundle):
+    config, net1, net2 = load_bundle(small_bundle)
+    config["landmarks"] = config["landmarks"][::-1]
+    save_bundle(small_bundle, config, net1.state_dict(), net2.state_dict())
+    with pytest.raises(ModelError, match="landmark list"):
+        Predictor.from_folder(small_bundle)
+
+
+def test_edited_config_fails_checksum(small_bundle):
+    path = small_bundle / "config.json"
+    config = json.loads(path.read_text())
+    config["confidence_threshold"] = 0.1
+    path.write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        Predictor.from_folder(small_bundle)

@@ -1,0 +1,200 @@
+"""The real-scan pipeline on synthetic phantoms: feet, sides, platform, orientation, outputs.
+
+The model is replaced by ``MarkerPredictor``, a test double that finds the phantom's coded
+marker balls in whatever crop it is given; so these tests check the pipeline's geometry
+(crop, canonical pose, back-transform, FOV status) against known truth.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from footalign.anatomy import LANDMARK_NAMES, MEASUREMENT_NAMES
+from footalign.geometry.measurements import measure_foot
+from footalign.io.landmarks import read_landmarks
+from footalign.pipeline.feet import split_feet_along_x
+from footalign.pipeline.orientation import Pose, rotation_between
+from footalign.pipeline.outputs import outputs_complete, write_scan_outputs
+from footalign.pipeline.predict import locate_feet, predict_scan
+from test_pipeline_phantoms import MarkerPredictor, make_scan, restore_storage, subvolume
+
+TOL_MM = 0.8  # marker centroid on a 2 mm phantom resampled to 1 mm
+
+
+@pytest.fixture(scope="module")
+def right_scan():
+    return make_scan(sides=("right",))
+
+
+@pytest.fixture(scope="module")
+def right_result(right_scan):
+    image, _, _ = right_scan
+    return predict_scan(image, MarkerPredictor(), crop_spacing=1.0)
+
+
+def errors(result_foot, truth_foot) -> np.ndarray:
+    return np.linalg.norm(result_foot.landmarks.points - truth_foot.points, axis=1)
+
+
+def test_single_right_foot_landmarks_floor_and_side(right_scan, right_result):
+    _, truth, floor = right_scan
+    assert len(right_result.feet) == 1
+    foot = right_result.feet[0]
+    assert foot.side == "right" and foot.region.side_source == "fibula"
+    assert np.all(errors(foot, truth[0]) < TOL_MM)
+    assert right_result.floor is not None and right_result.floor.source == "platform"
+    assert np.degrees(np.arccos(right_result.floor.normal @ floor.normal)) < 0.5
+    assert abs(floor.height(right_result.floor.point[None])[0]) < 0.5
+    assert foot.measurements.floor_source == "platform"
+    # Measurements equal those of the true landmarks on the true floor.
+    expected = measure_foot(truth[0], floor)
+    for name in MEASUREMENT_NAMES:
+        assert foot.measurements.values[name] == pytest.approx(expected.values[name], abs=1.0), name
+
+
+def test_left_foot_found_by_fibula_and_predicted_as_left():
+    image, truth, _ = make_scan(sides=("left",), seed=1)
+    predictor = MarkerPredictor()
+    result = predict_scan(image, predictor, crop_spacing=1.0)
+    assert [f.side for f in result.feet] == ["left"]
+    assert predictor.calls[0][1] == "left"
+    assert np.all(errors(result.feet[0], truth[0]) < TOL_MM)
+
+
+def test_dicom_laterality_used_when_the_fibula_is_not_visible():
+    image, _, _ = make_scan(sides=("left",), seed=2)
+    # Cut the volume below the fibula's separate section: anatomy cannot tell the side.
+    low = subvolume(image, (slice(None), slice(None), slice(0, 32)))
+    low.meta["Laterality"] = "L"
+    layout = locate_feet(low)
+    assert layout.regions[0].side == "left" and layout.regions[0].side_source == "laterality"
+    low.meta.pop("Laterality")
+    layout = locate_feet(low)
+    assert layout.regions[0].side_source == "default"
+    assert any("could not be determined" in n for n in layout.regions[0].notes)
+
+
+def test_bilateral_scan_gives_two_feet_with_their_own_landmarks():
+    image, truth, _ = make_scan(sides=("right", "left"), seed=3)
+    result = predict_scan(image, MarkerPredictor(), crop_spacing=1.5)
+    assert [f.side for f in result.feet] == ["right", "left"]
+    assert all(f.region.side_source == "position" for f in result.feet)
+    right, left = result.feet
+    assert np.nanmean(right.landmarks.points[:, 0]) < np.nanmean(left.landmarks.points[:, 0])
+    for foot, t in zip(result.feet, truth, strict=True):
+        assert np.all(errors(foot, t) < 1.0)
+        assert np.all(np.isfinite(list(foot.measurements.values.values())))
+
+
+@pytest.mark.parametrize(("perm", "flips"), [((2, 0, 1), (True, False, True)), ((1, 2, 0), (False, True, False))])
+def test_same_lps_landmarks_whatever_the_storage_order(right_scan, right_result, perm, flips):
+    image, truth, _ = right_scan
+    stored = restore_storage(image, perm, flips)
+    assert stored.shape != image.shape or flips != (False, False, False)
+    # Same physical content: the stored first voxel is the original's flipped corner.
+    corner = np.where(flips, np.asarray(image.shape) - 1, 0)
+    assert np.allclose(stored.index_to_physical(np.zeros(3)), image.index_to_physical(corner))
+    assert stored.array[0, 0, 0] == image.array[tuple(corner)]
+    result = predict_scan(stored, MarkerPredictor(), crop_spacing=1.0)
+    diff = np.linalg.norm(result.feet[0].landmarks.points - right_result.feet[0].landmarks.points, axis=1)
+    assert np.all(diff < 0.3)
+    assert np.all(errors(result.feet[0], truth[0]) < TOL_MM)
+
+
+def test_yawed_and_tilted_foot_is_turned_upright_and_mapped_back():
+    image, truth, floor = make_scan(yaw_deg=25.0, tilt_deg=5.0, seed=4)
+    predictor = MarkerPredictor()
+    result = predict_scan(image, predictor, crop_spacing=1.0)
+    foot = result.feet[0]
+    assert foot.pose.up_source == "platform"
+    assert abs(foot.pose.tilt_deg - 5.0) < 1.0
+    assert 15.0 < foot.pose.yaw_deg < 35.0
+    # In the crop the model sees, the foot points along -y: M2_HEAD in front of CALC_LOW.
+    canonical = foot.pose.to_canonical(foot.landmarks.points)
+    axis = canonical[LANDMARK_NAMES.index("M2_HEAD")] - canonical[LANDMARK_NAMES.index("CALC_LOW")]
+    assert abs(np.degrees(np.arctan2(axis[0], -axis[1]))) < 12.0
+    assert abs(canonical[LANDMARK_NAMES.index("CALC_LOW"), 2] - canonical[LANDMARK_NAMES.index("M2_HEAD"), 2]) < 6
+    assert np.all(errors(foot, truth[0]) < TOL_MM)
+    assert np.degrees(np.arccos(result.floor.normal @ floor.normal)) < 0.5
+
+
+def test_pose_round_trip_and_rotation_between():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=3), rng.normal(size=3)
+    r = rotation_between(a, b)
+    assert np.allclose(r @ (a / np.linalg.norm(a)), b / np.linalg.norm(b))
+    assert np.isclose(np.linalg.det(r), 1.0)
+    r2 = rotation_between(np.array([0, 0, 1.0]), np.array([0, 0, -1.0]))
+    assert np.allclose(r2 @ np.array([0, 0, 1.0]), [0, 0, -1.0]) and np.isclose(np.linalg.det(r2), 1.0)
+    pose = Pose(rotation=r, centre=rng.normal(size=3) * 50)
+    pts = rng.normal(size=(22, 3)) * 40
+    assert np.allclose(pose.to_scan(pose.to_canonical(pts)), pts)
+
+
+def test_no_platform_falls_back_to_tripod():
+    image, _truth, _ = make_scan(platform=False, seed=5)
+    result = predict_scan(image, MarkerPredictor(), crop_spacing=1.5)
+    assert result.floor is None
+    assert result.feet[0].measurements.floor_source == "tripod"
+    assert any(w.code == "floor" and "tripod" in w.message for w in result.feet[0].qc)
+
+
+def test_landmarks_outside_the_field_of_view_are_reported():
+    image, _truth, _ = make_scan(seed=6)
+    # Cut the forefoot off: keep y > -95 mm (the metatarsal heads and hallux lie beyond).
+    y = image.origin[1] + image.spacing[1] * np.arange(image.shape[1])
+    cut = subvolume(image, (slice(None), slice(int(np.argmax(y > -95.0)), None), slice(None)))
+    result = predict_scan(cut, MarkerPredictor(), crop_spacing=1.5)
+    foot = result.feet[0]
+    status = dict(zip(LANDMARK_NAMES, foot.landmarks.status, strict=True))
+    for name in ("M1_HEAD", "M2_HEAD", "M5_HEAD", "P1_BASE", "P1_HEAD"):
+        assert status[name] == "outside_fov" and not foot.landmarks.has(name)
+    for name in ("CALC_LOW", "TAL_DOME", "NAV_LOW"):
+        assert status[name] == "ok" and foot.landmarks.has(name)
+    assert any(w.code == "outside_fov" for w in foot.qc)
+    assert any(w.code == "truncated_fov" and "anterior" in w.message for w in foot.qc)
+
+
+def test_split_feet_along_x_needs_a_gap():
+    mask = np.zeros((60, 10, 10), bool)
+    mask[5:20] = True
+    mask[40:55] = True
+    parts = split_feet_along_x(mask, spacing=2.0)
+    assert len(parts) == 2 and parts[0][10].all() and not parts[0][45].any()
+    mask[20:40] = True  # no gap: one object
+    assert len(split_feet_along_x(mask, spacing=2.0)) == 1
+
+
+def test_outputs_are_complete_readable_and_free_of_identifiers(right_scan, tmp_path):
+    image, _truth, _ = right_scan
+    image = image.with_array(image.array)
+    image.meta.update({"PatientName": "DOE^JANE", "PatientID": "12345678", "source": "/data/DOE_JANE/scan"})
+    result = predict_scan(image, MarkerPredictor(), crop_spacing=1.5)
+    out = tmp_path / "out"
+    write_scan_outputs(result, out, report=False)
+    assert outputs_complete(out, report=False) and not outputs_complete(out, report=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["landmarks.json", "landmarks.csv", "landmarks_right.mrk.json", "measurements.csv", "measurements.json"])
+    for f in out.iterdir():
+        text = f.read_text()
+        assert "DOE" not in text and "12345678" not in text, f.name
+    feet = read_landmarks(out / "landmarks.json")
+    assert len(feet) == 1 and feet[0].side == "right"
+    assert np.allclose(feet[0].points, result.feet[0].landmarks.points, atol=1e-3)
+    assert feet[0].floor is not None and feet[0].floor.source == "platform"
+    slicer = read_landmarks(out / "landmarks_right.mrk.json")
+    assert np.allclose(slicer[0].points, result.feet[0].landmarks.points, atol=1e-3)
+    header = (out / "measurements.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == ["side", "floor_source"] and "hindfoot_angle [deg]" in header
+    assert "navicular_height [mm]" in header and "foot_ankle_offset [%]" in header
+    doc = json.loads((out / "landmarks.json").read_text())
+    assert set(doc["pipeline"]["timing_s"]) >= {"analysis", "feet", "floor", "crop", "model"}
+    meas = json.loads((out / "measurements.json").read_text())
+    assert len(meas["feet"][0]["measurements"]) == 14
+
+    kept = tmp_path / "kept"
+    write_scan_outputs(result, kept, report=False, keep_ids=True)
+    assert "DOE^JANE" in (kept / "landmarks.json").read_text()
