@@ -1,7 +1,8 @@
 """Accuracy of footalign's shipped model on the fixed, seeded, held-out synthetic test set.
 
 Test set: ``footalign simulate`` with seeds 9001–9004 (one seed per voxel size 0.4, 0.6, 0.8,
-1.0 mm), all pathologies, both sides, some bilateral scans. These seeds are reserved for this
+1.0 mm, 6 scans each, equal pathology weights, a third bilateral), plus seed 9005 (0.8 mm) only
+if chance left a pathology out, so all six pathologies and both sides are present. These seeds are reserved for this
 benchmark: no model may be trained or selected on them.
 
 Each scan goes through the product path (``read_image`` → ``predict_scan`` with the shipped
@@ -26,6 +27,9 @@ from sim_data import SimRecipe, dataset_cases, simulate
 TEST_SPACINGS_MM = (0.4, 0.6, 0.8, 1.0)
 CASES_PER_SPACING = 6
 BILATERAL_FRACTION = 0.34
+PATHOLOGIES = ("normal", "cavus", "planovalgus", "hallux_valgus", "hindfoot_varus", "hindfoot_valgus")
+EQUAL_MIX = ",".join(f"{p}=1" for p in PATHOLOGIES)
+TOP_UP_SEED = TEST_SET_SEED + len(TEST_SPACINGS_MM)  # 9005: only if a pathology is missing
 
 
 def test_set_recipes(*, quick: bool = False) -> list[tuple[str, SimRecipe]]:
@@ -33,7 +37,8 @@ def test_set_recipes(*, quick: bool = False) -> list[tuple[str, SimRecipe]]:
     if quick:
         return [("quick_1.0mm", SimRecipe(n=2, seed=TEST_SET_SEED, spacing=1.0, bilateral_fraction=0.5))]
     return [(f"seed{TEST_SET_SEED + i}_{s:g}mm",
-             SimRecipe(n=CASES_PER_SPACING, seed=TEST_SET_SEED + i, spacing=s, bilateral_fraction=BILATERAL_FRACTION))
+             SimRecipe(n=CASES_PER_SPACING, seed=TEST_SET_SEED + i, spacing=s, bilateral_fraction=BILATERAL_FRACTION,
+                       pathology_mix=EQUAL_MIX))
             for i, s in enumerate(TEST_SPACINGS_MM)]
 
 
@@ -41,7 +46,20 @@ def make_test_set(*, quick: bool = False) -> tuple[list[dict], list[dict]]:
     """Simulate (or reuse) the test set; returns (cases with 'part' and 'spacing', simulate records)."""
     root = WORK / ("testset_quick" if quick else "testset")
     cases, records = [], []
-    for name, recipe in test_set_recipes(quick=quick):
+    recipes = test_set_recipes(quick=quick)
+    if not quick:  # every pathology must be in the test set: top up the ones chance left out
+        seen = set()
+        for name, recipe in recipes:
+            simulate(recipe, root / name, nice=10)
+            seen |= {ft.get("pathology") for c in dataset_cases(root / name) for ft in c.get("feet", [])}
+        missing = [p for p in PATHOLOGIES if p not in seen]
+        if missing:
+            recipes.append((f"seed{TOP_UP_SEED}_0.8mm", SimRecipe(
+                n=2 * len(missing), seed=TOP_UP_SEED, spacing=0.8, bilateral_fraction=BILATERAL_FRACTION,
+                pathology_mix=",".join(f"{p}=1" for p in missing))))
+        elif (root / f"seed{TOP_UP_SEED}_0.8mm").exists():
+            shutil.rmtree(root / f"seed{TOP_UP_SEED}_0.8mm")
+    for name, recipe in recipes:
         record = simulate(recipe, root / name, nice=10)
         records.append(record | {"part": name})
         for case in dataset_cases(root / name):
@@ -72,7 +90,7 @@ def predict_test_set(cases: list[dict], out_dir: Path, *, model_dir: str | None 
         result = predict_scan(image, predictor, source=case["case_key"])
         seconds = time.perf_counter() - t
         timings[case["case_key"]] = {"seconds": seconds, "n_feet": len(result.feet), **result.timings}
-        write_landmarks_json(out_dir / case["case_key"] / "landmarks.json", [f.foot for f in result.feet],
+        write_landmarks_json(out_dir / case["case_key"] / "landmarks.json", [f.landmarks for f in result.feet],
                              extra={"timings": result.timings})
     return {"timings": timings, "model": {"source": predictor.source,
                                           "version": predictor.config.get("model_version", "dev")}}
@@ -128,7 +146,7 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         "torch_threads": threads,
         "test_set": {"seed": TEST_SET_SEED, "parts": sim_records, "n_cases": len(cases),
                      "n_feet": evaluation.n_feet,
-                     "note": "seeds 9001-9004 are reserved for this test set; never used for training"},
+                     "note": "seeds 9001-9005 are reserved for this test set; never used for training"},
         "model": prediction["model"],
         "overall": overall,
         "landmarks": evaluation.as_dict()["landmarks"],

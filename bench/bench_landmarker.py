@@ -8,7 +8,7 @@ and footalign installed), started by ``bench/run_all.py --only peer``::
 Fair-play rules (every setting is also written into ``bench/results/landmarker.json``):
 
 - Same data: trained on footalign's training set (a ``footalign simulate`` data set), tested on the
-  same held-out test set (seeds 9001–9004) in the same run as footalign's shipped model.
+  same held-out test set (seeds 9001–9005) in the same run as footalign's shipped model.
 - Same inputs: both models get each foot from footalign's own pipeline (foot detection, side,
   platform, canonical pose and crop); left feet are mirrored to right for both.
 - landmarker's own documented 3D setup (its 3D example, "Training and Evaluating One-hot Encoded
@@ -57,28 +57,26 @@ LANDMARKER_SETTINGS: dict[str, Any] = {
     "intensity": "HU + 1000 clipped at 0 before landmarker (its resize_with_pad pads with 0 = air)",
     "left_feet": "mirrored to right (footalign.image.mirror_x), as for footalign",
     "threads": 1,
+    "environment": "torchvision 0.28 (CUDA build, the only one installable here) cannot load its compiled ops "
+                   "with CPU torch 2.13; its nms/qnms op schemas are declared as stubs so landmarker imports "
+                   "(landmarker's 3D path does not use torchvision ops)",
 }
 
 
-def foot_crops(image, *, spacing: float, side_hint: str | None = None) -> list[dict[str, Any]]:
+def foot_crops(image, *, spacing: float, layout=None) -> list[dict[str, Any]]:
     """Each foot of ``image`` as footalign's pipeline sees it: side, pose and a canonical crop.
 
-    Mirrors the first steps of ``footalign.pipeline.predict.predict_scan`` (same functions,
-    same order), cropping from the pipeline's 2 mm analysis grid at ``spacing``.
+    Uses the pipeline's own ``locate_feet`` (content checks, feet, sides, platform) and
+    ``estimate_pose``, then crops from its 2 mm analysis grid at ``spacing``.
     """
-    from footalign.pipeline.analysis import analyse_scan
-    from footalign.pipeline.feet import detect_feet
-    from footalign.pipeline.floor import detect_platform
-    from footalign.pipeline.orientation import crop_canonical, estimate_pose, looks_upside_down
+    from footalign.pipeline.orientation import crop_canonical, estimate_pose
+    from footalign.pipeline.predict import locate_feet
 
-    analysis = analyse_scan(image, spacing=2.0)
-    regions = detect_feet(analysis, source="bench", meta=image.meta, side=side_hint)
-    all_bone = np.logical_or.reduce([r.bone for r in regions])
-    upside_down = looks_upside_down(all_bone)
-    floor = None if upside_down else detect_platform(analysis, all_bone)
+    layout = layout or locate_feet(image, source="bench")
+    analysis = layout.analysis
     out = []
-    for region in regions:
-        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=upside_down)
+    for region in layout.regions:
+        pose = estimate_pose(analysis, region.bone, floor=layout.floor, upside_down=layout.upside_down)
         crop = crop_canonical(analysis.image, pose, analysis.points(region.bone), spacing=spacing)
         out.append({"side": region.side, "pose": pose, "crop": crop})
     return out
@@ -100,6 +98,36 @@ def to_network_points(points_canonical: np.ndarray, side: str) -> np.ndarray:
 def hu_for_landmarker(array: np.ndarray) -> np.ndarray:
     """HU + 1000 (air = 0), so the zero padding of landmarker's ``resize_with_pad`` looks like air."""
     return np.clip(np.asarray(array, dtype=np.float32) + 1000.0, 0.0, None)
+
+
+_TORCHVISION_STUBS = None
+
+
+def allow_torchvision_import() -> None:
+    """Let ``import torchvision`` succeed although its compiled ops cannot load here.
+
+    The only torchvision 0.28 wheel this machine can install is the CUDA build, whose ``_C`` ops
+    do not load with the CPU build of torch 2.13; torchvision then fails at import while
+    registering fake kernels for ``nms``/``qnms``. landmarker imports torchvision only for 2D
+    resizing (its 3D path uses MONAI), so declaring those two op schemas is enough.
+    """
+    global _TORCHVISION_STUBS
+    import torch
+
+    if _TORCHVISION_STUBS is not None:
+        return
+    try:
+        import torchvision
+
+        _TORCHVISION_STUBS = False
+    except RuntimeError:
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        lib = torch.library.Library("torchvision", "FRAGMENT")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
+        _TORCHVISION_STUBS = lib
+        import torchvision  # noqa: F401
 
 
 # ----- data -------------------------------------------------------------------------------------
@@ -198,9 +226,33 @@ def train(samples: list[dict[str, Any]], *, budget_cpu_s: float, max_wall_s: flo
             losses.append(float(np.mean(pass_losses)))
             scheduler.step(losses[-1])
     torch.save(model.state_dict(), out / "landmarker_model.pt")
-    return {"iterations": iterations, "passes_over_data": passes, "n_training_feet": len(samples),
+    return {"decode_floor_mm": decode_floor_mm(ds), "iterations": iterations, "passes_over_data": passes, "n_training_feet": len(samples),
             "cpu_seconds": round(time.process_time() - cpu0, 1), "wall_seconds": round(time.perf_counter() - wall0, 1),
             "loss_per_pass": losses, "log": log}
+
+
+def decode_floor_mm(ds) -> dict[str, float]:
+    """Error (mm) of decoding landmarker's own training targets: its resolution floor at ``dim_img``.
+
+    The one-hot target mask of each training foot, decoded with the same argmax and un-resizing
+    as a prediction, misses the true point by up to half a network voxel per axis; no trained
+    network can beat this on average.
+    """
+    import torch
+    from landmarker.heatmap.decoder import heatmap_to_coord
+    from landmarker.utils import pixel_to_unit
+
+    errors = []
+    dim_img = tuple(LANDMARKER_SETTINGS["dim_img"])
+    for i in range(len(ds)):
+        item = ds[i]
+        coords = heatmap_to_coord(item["mask"][None].float(), method="argmax", spatial_dims=3)
+        index = pixel_to_unit(coords.float(), pixel_spacing=torch.ones(1, 3), dim=dim_img,
+                              dim_orig=item["dim_original"][None], padding=item["padding"][None])[0]
+        truth = ds.landmarks_original[i]
+        errors.append(torch.linalg.norm((index - truth) * ds.pixel_spacings[i], dim=-1).numpy())
+    e = np.concatenate(errors)
+    return {"mean": float(e.mean()), "median": float(np.median(e)), "p95": float(np.percentile(e, 95))}
 
 
 def predict_landmarker(model, crop, side: str, pose) -> tuple[np.ndarray, float]:
@@ -230,8 +282,14 @@ def predict_landmarker(model, crop, side: str, pose) -> tuple[np.ndarray, float]
 
 
 # ----- comparison ---------------------------------------------------------------------------------
-def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | None) -> dict[str, Any]:
-    """Both models on every test scan: footalign through ``predict_scan``, landmarker on the same feet."""
+def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | None,
+            footalign_predictions: Path | None = None) -> dict[str, Any]:
+    """Both models on every test scan; landmarker on the feet footalign's pipeline finds.
+
+    footalign's predictions are read from ``footalign_predictions/<case id>/landmarks.json``
+    when given (the accuracy stage of the same ``run_all`` run, same test set, same model);
+    otherwise footalign's ``predict_scan`` is run here.
+    """
     import torch
     from rich.progress import track
 
@@ -239,26 +297,32 @@ def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | N
     from footalign.io.images import read_image
     from footalign.io.landmarks import read_landmarks
     from footalign.landmarks import FootLandmarks
-    from footalign.model.predictor import Predictor
-    from footalign.pipeline.predict import predict_scan
+    from footalign.pipeline.predict import locate_feet, predict_scan
 
     torch.set_num_threads(2)
-    predictor = Predictor.from_folder(footalign_model)
+    predictor = None
+    if footalign_predictions is None:
+        from footalign.model.predictor import Predictor
+
+        predictor = Predictor.from_folder(footalign_model)
     model.eval()
     fa_pred, lm_pred, truth, ids = [], [], [], []
-    fa_times, lm_times, fa_scan_times = [], [], []
-    for case in track(test_cases, description="footalign vs landmarker on the test set"):
+    fa_times, lm_times = [], []
+    for case in track(test_cases, description="landmarker (and footalign) on the test set"):
         gt = {f.side: f for f in read_landmarks(case["landmarks"])}
         image = read_image(case["image"])
-        t = time.perf_counter()
-        result = predict_scan(image, predictor, source=case["id"])
-        fa_scan_times.append(time.perf_counter() - t)
-        fa_by_side = {fr.foot.side: fr.foot for fr in result.feet}
-        for fr in result.feet:
-            timing = fr.foot.meta.get("timing", {})
+        layout = locate_feet(image, source=case["id"])
+        if predictor is not None:
+            feet = [fr.landmarks for fr in predict_scan(image, predictor, source=case["id"], layout=layout).feet]
+        else:
+            saved = footalign_predictions / case["id"] / "landmarks.json"
+            feet = read_landmarks(saved) if saved.is_file() else []
+        fa_by_side = {foot.side: foot for foot in feet}
+        for foot in feet:
+            timing = foot.meta.get("timing", {})
             fa_times.append(float(timing.get("stage1", np.nan)) + float(timing.get("stage2", np.nan)))
         lm_by_side = {}
-        for foot in foot_crops(image, spacing=LANDMARKER_SETTINGS["crop_spacing_mm"]):
+        for foot in foot_crops(image, spacing=LANDMARKER_SETTINGS["crop_spacing_mm"], layout=layout):
             points, seconds = predict_landmarker(model, foot["crop"], foot["side"], foot["pose"])
             lm_by_side[foot["side"]] = FootLandmarks(side=foot["side"], points=points)
             lm_times.append(seconds)
@@ -270,10 +334,9 @@ def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | N
             ids.append(case["id"])
     ev_fa = evaluate_landmarks(fa_pred, truth, case_ids=ids)
     ev_lm = evaluate_landmarks(lm_pred, truth, case_ids=ids)
+    source = "predict_scan in this process" if predictor is not None else f"saved predictions of the accuracy stage ({footalign_predictions.name})"
     return {"footalign": ev_fa, "landmarker": ev_lm, "footalign_model_seconds_per_foot": float(np.nanmedian(fa_times)),
-            "landmarker_model_seconds_per_foot": float(np.median(lm_times)),
-            "footalign_predict_scan_seconds_per_scan": float(np.median(fa_scan_times)),
-            "footalign_model": {"source": predictor.source, "version": predictor.config.get("model_version", "dev")}}
+            "landmarker_model_seconds_per_foot": float(np.median(lm_times)), "footalign_source": source}
 
 
 def test_cases_from(root: Path) -> list[dict[str, Any]]:
@@ -295,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--footalign-model", default=None, help="footalign model folder (default: shipped)")
     parser.add_argument("--footalign-train-cpu-min", type=float, default=None,
                         help="CPU minutes footalign's model was trained for (for the budget comparison)")
+    parser.add_argument("--footalign-predictions", type=Path, default=None,
+                        help="folder of footalign's test-set predictions (<part>/<case>/landmarks.json) to reuse")
     parser.add_argument("--name", default="landmarker", help="result name (bench/results/<name>.json)")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--skip-train", action="store_true", help="reuse the last trained landmarker model")
@@ -302,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    allow_torchvision_import()
     torch.set_num_threads(LANDMARKER_SETTINGS["threads"])
     work = WORK / "landmarker"
     work.mkdir(parents=True, exist_ok=True)
@@ -319,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model()
     model.load_state_dict(torch.load(work / "landmarker_model.pt", map_location="cpu"))
     cases = test_cases_from(args.test_root)
-    res = compare(cases, model, footalign_model=args.footalign_model)
+    res = compare(cases, model, footalign_model=args.footalign_model, footalign_predictions=args.footalign_predictions)
     ev_fa, ev_lm = res["footalign"], res["landmarker"]
     per_landmark = {}
     for name in ev_fa.landmarks:
@@ -339,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                      "footalign_train_cpu_min": args.footalign_train_cpu_min,
                      "nice": os.nice(0)},
         "test_set": {"root": args.test_root, "n_cases": len(cases), "n_feet": ev_fa.n_feet},
-        "footalign_model": res["footalign_model"],
+        "footalign_predictions": res["footalign_source"],
         "overall": {"footalign": ev_fa.overall(), "landmarker": ev_lm.overall()},
         "per_landmark": per_landmark,
         "per_measurement": per_measure,
@@ -347,8 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             "footalign_model_seconds_per_foot": res["footalign_model_seconds_per_foot"],
             "landmarker_model_seconds_per_foot": res["landmarker_model_seconds_per_foot"],
             "ratio_landmarker_over_footalign": speed_ratio,
-            "footalign_predict_scan_seconds_per_scan": res["footalign_predict_scan_seconds_per_scan"],
-            "note": "model part only, same process, 2 torch threads; both models get feet from the same pipeline",
+            "note": "model part only, 2 torch threads: footalign = stage 1 + stage 2 as timed by its Predictor; "
+                    "landmarker = resize + forward + argmax decode + un-resize; both get feet from the same pipeline",
         },
         "targets": {
             "footalign_better_on_every_landmark": all(v["footalign_better"] for v in per_landmark.values()),

@@ -5,8 +5,8 @@ N³ voxels covering the same field of view (N = 128 … 512, and 640 to see what
 512³). Each volume is predicted in a fresh process (``bench/predict_probe.py``: read +
 ``predict_scan``), whose own ``ru_maxrss`` is its peak resident memory.
 
-Batch: ``footalign predict FOLDER --output OUT`` over the six 0.8 mm test scans (a fresh
-process, model loaded once), reported as scans per hour on this machine.
+Batch (``run_batch``, its own stage): ``footalign predict FOLDER --output OUT`` over the six
+0.8 mm test scans (a fresh process, model loaded once), reported as scans per hour.
 """
 
 from __future__ import annotations
@@ -89,9 +89,32 @@ def batch_throughput(*, model_dir: str | None) -> dict[str, Any]:
     n_feet = sum(len(c.get("feet", [])) for c in cases)
     if proc.returncode != 0:
         return {"status": "failed", "error": (proc.stderr or proc.stdout).strip()[-300:], "wall_s": wall}
-    return {"status": "ok", "n_scans": len(cases), "n_feet": n_feet, "wall_s": wall,
+    # The same outputs scored through the user-facing command, as a cross-check of the accuracy stage.
+    evaluation = {}
+    ev_dir = WORK / "batch_evaluation"
+    ev = subprocess.run([*footalign_command(), "evaluate", str(out), str(folder), "--output", str(ev_dir),
+                         "--no-plots", "--quiet"], capture_output=True, text=True)
+    if ev.returncode == 0:
+        overall = json.loads((ev_dir / "evaluation.json").read_text())["overall"]
+        evaluation = {"command": f"footalign evaluate <batch output> <test set part {BATCH_PART}> --output DIR",
+                      "mean_error_mm": overall["mean_error_mm"], "n_feet": overall["n_feet"],
+                      "n_pred_missing": overall["n_pred_missing"]}
+    else:
+        evaluation = {"status": "failed", "error": (ev.stderr or ev.stdout).strip()[-300:]}
+    return {"status": "ok", "n_scans": len(cases), "n_feet": n_feet, "wall_s": wall, "evaluate_cli": evaluation,
             "scans_per_hour": 3600 * len(cases) / wall, "feet_per_hour": 3600 * n_feet / wall,
             "command": "footalign predict <folder of 6 scans, 0.8 mm> --output OUT --quiet (1 worker)"}
+
+
+def run_batch(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
+    """Scans per hour of ``footalign predict FOLDER`` on this machine; writes ``batch.json``."""
+    data = {"status": "not measured", "reason": "quick mode"} if quick else batch_throughput(model_dir=model_dir)
+    write_result("batch_quick" if quick else "batch", data)
+    if data.get("status") == "ok":
+        print(f"  batch: {data['n_scans']} scans in {data['wall_s']:.0f} s = {data['scans_per_hour']:.0f} scans/hour")
+    elif data.get("status") == "failed":
+        raise RuntimeError(f"batch predict failed: {data.get('error')}")
+    return data
 
 
 def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
@@ -149,7 +172,6 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         "volumes": rows,
         "base_scan": {"recipe": "footalign simulate --n 1 --seed 9201 --spacing 1.0 --bilateral-fraction 0",
                       "resampled_to": "n³ isotropic grid over the same field of view, int16 NIfTI (.nii)"},
-        "batch": {"status": "not measured", "reason": "quick mode"} if quick else batch_throughput(model_dir=model_dir),
         "targets": {"peak_gb_at_512": peak_512_gb, "target_gb": TARGET_PEAK_GB_512,
                     "pass": bool(peak_512_gb <= TARGET_PEAK_GB_512)},
         "above_512": [{"n": r["n"], "status": r["status"], "peak_rss_mb": r.get("peak_rss_mb")} for r in above],

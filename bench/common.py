@@ -132,7 +132,10 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     from footalign.io.atomic import write_text_atomic
 
     payload = {"benchmark": name, "machine": machine_info(), **data}
-    return write_text_atomic(RESULTS / f"{name}.json", json.dumps(jsonable(payload), indent=2) + "\n")
+    text = json.dumps(jsonable(payload), indent=2) + "\n"
+    # Tracked files never carry this machine's absolute paths: make them repo-relative.
+    text = text.replace(str(REPO) + "/", "").replace(str(REPO), ".")
+    return write_text_atomic(RESULTS / f"{name}.json", text)
 
 
 def read_result(name: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ and the wall time it took are stored next to it in ``bench_recipe.json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,11 +28,13 @@ class SimRecipe:
     spacing: float
     bilateral_fraction: float
     workers: int = 1
+    pathology_mix: str | None = None  # None: the simulator's default mix
 
     def args(self, out: Path) -> list[str]:
+        mix = ["--pathology-mix", self.pathology_mix] if self.pathology_mix else []
         return ["simulate", "--n", str(self.n), "--out", str(out), "--seed", str(self.seed),
                 "--spacing", f"{self.spacing:g}", "--bilateral-fraction", f"{self.bilateral_fraction:g}",
-                "--workers", str(self.workers)]
+                *mix, "--workers", str(self.workers), "--quiet"]
 
 
 def footalign_command() -> list[str]:
@@ -66,9 +69,26 @@ def simulate(recipe: SimRecipe, out: Path, *, nice: int = 0) -> dict:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"footalign simulate failed ({' '.join(cmd[-12:])}): {' | '.join(tail)}")
     record = {"recipe": asdict(recipe), "seconds": round(seconds, 2),
-              "seconds_per_case": round(seconds / recipe.n, 2), "command": "footalign " + " ".join(recipe.args(out))}
+              "seconds_per_case": round(seconds / recipe.n, 2),
+              "command": "footalign " + " ".join(recipe.args(_relative(out))),
+              "simulator_source_sha256": simulator_source_hash(), "nice": nice}
     stamp.write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def simulator_source_hash() -> str:
+    """SHA-256 (first 12 hex digits) of the simulator's source, to know which version made a data set."""
+    digest = hashlib.sha256()
+    for f in sorted((REPO / "src" / "footalign" / "simulate").glob("*.py")):
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(REPO)
+    except ValueError:
+        return path
 
 
 def dataset_cases(folder: Path) -> list[dict]:

@@ -8,13 +8,16 @@ marker balls in whatever crop it is given; so these tests check the pipeline's g
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
 from footalign.anatomy import LANDMARK_NAMES, MEASUREMENT_NAMES
 from footalign.geometry.measurements import measure_foot
+from footalign.image import Image
 from footalign.io.landmarks import read_landmarks
+from footalign.landmarks import FootLandmarks
 from footalign.pipeline.feet import split_feet_along_x
 from footalign.pipeline.orientation import Pose, rotation_between
 from footalign.pipeline.outputs import outputs_complete, write_scan_outputs
@@ -26,7 +29,7 @@ TOL_MM = 0.8  # marker centroid on a 2 mm phantom resampled to 1 mm
 
 @pytest.fixture(scope="module")
 def right_scan():
-    return make_scan(sides=("right",))
+    return make_scan()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_left_foot_found_by_fibula_and_predicted_as_left():
 
 
 def test_dicom_laterality_used_when_the_fibula_is_not_visible():
-    image, _, _ = make_scan(sides=("left",), seed=2)
+    image, _, _ = make_scan(sides=("left",), seed=1)
     # Cut the volume below the fibula's separate section: anatomy cannot tell the side.
     low = subvolume(image, (slice(None), slice(None), slice(0, 32)))
     low.meta["Laterality"] = "L"
@@ -143,7 +146,7 @@ def test_no_platform_falls_back_to_tripod():
 
 
 def test_landmarks_outside_the_field_of_view_are_reported():
-    image, _truth, _ = make_scan(seed=6)
+    image, _truth, _ = make_scan()
     # Cut the forefoot off: keep y > -95 mm (the metatarsal heads and hallux lie beyond).
     y = image.origin[1] + image.spacing[1] * np.arange(image.shape[1])
     cut = subvolume(image, (slice(None), slice(int(np.argmax(y > -95.0)), None), slice(None)))
@@ -170,7 +173,6 @@ def test_split_feet_along_x_needs_a_gap():
 
 def test_outputs_are_complete_readable_and_free_of_identifiers(right_scan, tmp_path):
     image, _truth, _ = right_scan
-    image = image.with_array(image.array)
     image.meta.update({"PatientName": "DOE^JANE", "PatientID": "12345678", "source": "/data/DOE_JANE/scan"})
     result = predict_scan(image, MarkerPredictor(), crop_spacing=1.5)
     out = tmp_path / "out"
@@ -198,3 +200,90 @@ def test_outputs_are_complete_readable_and_free_of_identifiers(right_scan, tmp_p
     kept = tmp_path / "kept"
     write_scan_outputs(result, kept, report=False, keep_ids=True)
     assert "DOE^JANE" in (kept / "landmarks.json").read_text()
+
+
+class _SideSensitiveDouble(MarkerPredictor):
+    """TEST DOUBLE: like MarkerPredictor, but only confident when told the ``true_side``."""
+
+    def __init__(self, true_side: str) -> None:
+        super().__init__()
+        self.true_side = true_side
+
+    def predict_foot(self, image, side, *, progress=False):
+        foot = super().predict_foot(image, side)
+        foot.confidence = np.full(len(LANDMARK_NAMES), 0.9 if side == self.true_side else 0.3)
+        return foot
+
+
+def test_undetermined_side_is_chosen_by_model_confidence():
+    image, _, _ = make_scan(sides=("left",), seed=1)
+    low = subvolume(image, (slice(None), slice(None), slice(0, 32)))  # no leg: no fibula
+    predictor = _SideSensitiveDouble("left")
+    result = predict_scan(low, predictor, crop_spacing=1.5)
+    foot = result.feet[0]
+    assert foot.side == "left" and foot.region.side_source == "model"
+    assert sorted(side for _, side in predictor.calls) == ["left", "right"]
+    assert any("model confidence (0.90 vs 0.30 for right)" in w.message for w in foot.qc)
+
+
+def test_scan_stored_upside_down_is_turned_back():
+    image, truth, _ = make_scan(seed=0)
+    # Rotate the content 180° about the x axis through the volume centre (y and z reversed).
+    flipped = Image(np.ascontiguousarray(image.array[:, ::-1, ::-1]), image.spacing, image.origin)
+    centre = image.center()
+    expected = truth[0].points.copy()
+    expected[:, 1:] = 2.0 * centre[1:] - expected[:, 1:]
+    result = predict_scan(flipped, MarkerPredictor(), crop_spacing=1.5)
+    foot = result.feet[0]
+    assert any(w.code == "orientation" for w in result.qc)
+    assert foot.pose.up_source == "scanner_z_flipped" and foot.side == "right"
+    assert np.all(np.linalg.norm(foot.landmarks.points - expected, axis=1) < 1.0)
+
+
+class _TruthDouble:
+    """TEST DOUBLE: returns given true landmarks (scan LPS) in the crop's canonical frame."""
+
+    config: ClassVar[dict[str, str]] = {"model_version": "test-truth"}
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.points = points
+
+    def predict_foot(self, image, side, *, progress=False):
+        pose = image.meta["pose"]
+        rotation, centre = np.asarray(pose["rotation"]), np.asarray(pose["centre"])
+        canonical = centre + (self.points - centre) @ rotation
+        return FootLandmarks(side, canonical, np.full(len(canonical), 0.9), status=["ok"] * len(canonical))
+
+
+def test_cone_beam_fill_value_marks_the_cut_forefoot_outside_fov():
+    image, truth, _ = make_scan()
+    array = image.array.copy()
+    xyz = image.index_to_physical(np.argwhere(np.ones(image.shape, bool))).reshape(*image.shape, 3)
+    # Cylindrical field of view of radius 90 mm around the hindfoot; the rest is filled with -1019.
+    outside = np.hypot(xyz[..., 0], xyz[..., 1] + 5.0) > 90.0
+    noise_clipped = (array < -1010) & ~outside  # some air voxels clipped at -1019 too (speckle)
+    array[outside | noise_clipped] = -1019.0
+    scan = image.with_array(array)
+    result = predict_scan(scan, _TruthDouble(truth[0].points), crop_spacing=1.5)
+    assert result.analysis.fill_value == -1019.0
+    foot = result.feet[0]
+    status = dict(zip(LANDMARK_NAMES, foot.landmarks.status, strict=True))
+    inside = np.hypot(truth[0].points[:, 0], truth[0].points[:, 1] + 5.0)
+    for name, r in zip(LANDMARK_NAMES, inside, strict=True):
+        if r > 92.0:
+            assert status[name] == "outside_fov" and not foot.landmarks.has(name), name
+        elif r < 85.0:
+            assert status[name] == "ok" and foot.landmarks.has(name), name
+    assert sum(r > 92.0 for r in inside) >= 4  # the metatarsal heads and the hallux
+    assert np.allclose(foot.landmarks.points[inside < 85.0], truth[0].points[inside < 85.0], atol=1e-3)
+
+
+def test_landmark_placed_in_soft_tissue_is_flagged():
+    image, truth, _ = make_scan()
+    points = truth[0].points.copy()
+    points[LANDMARK_NAMES.index("NAV_LOW")] += np.array([40.0, 0.0, -5.0])  # medial soft tissue / air
+    result = predict_scan(image, _TruthDouble(points), crop_spacing=1.5)
+    off = [w for w in result.feet[0].qc if w.code == "off_bone"]
+    assert len(off) == 1 and "NAV_LOW" in off[0].message
+    assert not any(w.code == "off_bone" for w in predict_scan(image, _TruthDouble(truth[0].points),
+                                                                crop_spacing=1.5).feet[0].qc)

@@ -20,7 +20,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_batch_continues_past_bad_scans_and_resumes(tmp_path):
     scans = tmp_path / "scans"
     scans.mkdir()
-    image, _, _ = make_scan(sides=("right", "left"), spacing=2.0, seed=7)
+    image, _, _ = make_scan(sides=("right", "left"), seed=3)
     write_image(image.with_array(image.array.astype(np.int16)), scans / "bilateral.nii.gz")
     write_image(image.with_array(np.full(image.shape, 40, np.int16)), scans / "constant.nii.gz")
     (scans / "notes").mkdir()
@@ -62,3 +62,16 @@ def test_single_dicom_folder_is_not_a_batch(tmp_path, dicom_writer):
     dicom_writer(tmp_path / "series", np.zeros((4, 16, 16), np.int16))
     assert not is_batch_folder(tmp_path / "series")
     assert is_batch_folder(tmp_path)  # a folder holding a DICOM sub-folder is a batch
+
+
+def test_batch_with_two_worker_processes(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for side in ("right", "left"):
+        image, _, _ = make_scan(sides=(side,), seed=1 if side == "left" else 0)
+        write_image(image.with_array(image.array.astype(np.int16)), scans / f"{side}.nii.gz")
+    out = tmp_path / "out"
+    summary = run_batch(scans, out, MarkerPredictor, report=False, workers=2)
+    assert sorted(summary.done) == ["left", "right"] and not summary.failures
+    table = _rows(out / "measurements_all.csv")
+    assert sorted((r["scan"], r["side"]) for r in table) == [("left", "left"), ("right", "right")]

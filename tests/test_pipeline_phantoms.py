@@ -9,6 +9,7 @@ image it is given, so it exercises every geometric step of the pipeline honestly
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 import numpy as np
@@ -91,7 +92,22 @@ def rotation(yaw_deg: float = 0.0, tilt_deg: float = 0.0) -> np.ndarray:
     return rz @ rx
 
 
-def make_scan(*, sides: tuple[str, ...] = ("right",), spacing: float = 2.0, yaw_deg: float = 0.0,
+def make_scan(**kwargs) -> tuple[Image, list[FootLandmarks], FloorPlane]:
+    """Cached :func:`build_scan` (phantoms are reused across tests; copy before changing them)."""
+    bound = inspect.signature(build_scan).bind(**kwargs)
+    bound.apply_defaults()
+    key = tuple(sorted(bound.arguments.items()))
+    if key not in _CACHE:
+        _CACHE[key] = build_scan(**kwargs)
+    image, truth, floor = _CACHE[key]
+    fresh = Image(image.array, image.spacing, image.origin, image.direction, dict(image.meta))
+    return fresh, truth, floor
+
+
+_CACHE: dict[tuple, tuple[Image, list[FootLandmarks], FloorPlane]] = {}
+
+
+def build_scan(*, sides: tuple[str, ...] = ("right",), spacing: float = 2.0, yaw_deg: float = 0.0,
               tilt_deg: float = 0.0, platform: bool = True, noise: float = 10.0,
               seed: int = 0) -> tuple[Image, list[FootLandmarks], FloorPlane]:
     """A phantom scan with one or two feet (``("right", "left")`` = bilateral) and its truth.

@@ -9,11 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from footalign.anatomy import MEASUREMENTS
+from footalign.anatomy import LANDMARK_NAMES, MEASUREMENTS
 from footalign.errors import InputError, OutputError
 
 PREDICT_HELP = """Find the feet in a weight-bearing CT scan and write their 22 landmarks, 14 measurements and a visual report.
@@ -26,9 +27,11 @@ Examples:
 
   footalign predict scan.nii.gz --output results/
 
-  footalign predict dicom_folder/ --output results/ --series 1.2.840.113619.2.55.3
+  footalign predict dicom_folder/ --output results/ --series 1.2.3.4.5
 
   footalign predict all_scans/ --output cohort/ --workers 2 --quiet
+
+Exit codes: 0 success; 1 batch finished but some scans failed (see failures.csv); 2 bad input; 3 model problem; 4 output not writable.
 """
 
 
@@ -103,14 +106,11 @@ def run_single(scan: Path, output: Path, *, model: Path | None, series: str | No
         t_model = time.perf_counter() - t1
     with console.status("finding feet and landmarks…") as status:
         result = predict_scan(image, predictor, source=str(scan), side=side, layout=layout,
-                              progress=lambda msg: (status.update(msg), console.log(msg)))
+                              progress=lambda msg: (status.update(msg), console.print(f"  {msg}", highlight=False)))
     result.timings = {"read": round(t_read, 3), "load_model": round(t_model, 3), **result.timings}
     with console.status("writing outputs and report…"):
-        t2 = time.perf_counter()
         name = scan_label(scan) if keep_ids else None
-        result.timings["outputs_report"] = 0.0
         write_scan_outputs(result, output, keep_ids=keep_ids, report=report, name=name)
-        result.timings["outputs_report"] = round(time.perf_counter() - t2, 3)
     result.timings["total"] = round(time.perf_counter() - t0, 3)
     print_result(console, result, output)
     return result
@@ -161,9 +161,30 @@ def register(app: typer.Typer) -> None:
         scan = demo_scan_path()
         console = Console(quiet=quiet)
         console.print(f"demo scan: {scan.name} (simulated weight-bearing CT, see data/demo/README.md)")
-        run_single(scan, output, model=model, series=None, device="cpu", keep_ids=True, report=True,
-                   quiet=quiet, side=None)
+        result = run_single(scan, output, model=model, series=None, device="cpu", keep_ids=True, report=True,
+                            quiet=quiet, side=None)
+        errors = demo_errors(result)
+        if errors:
+            worst = max(errors, key=errors.get)
+            console.print(f"landmark error vs the demo's ground truth: mean {np.mean(list(errors.values())):.2f} mm, "
+                          f"max {errors[worst]:.2f} mm ({worst}), {len(errors)} landmarks")
         console.print(f"open {output / 'report.html'} in a browser")
+
+
+def demo_errors(result: Any) -> dict[str, float]:
+    """Distance (mm) of each predicted landmark of the demo foot to its ground truth."""
+    from footalign.io.landmarks import read_landmarks
+
+    truth_path = demo_scan_path().with_name("demo_truth.json")
+    if not truth_path.is_file() or not result.feet:
+        return {}
+    truth = read_landmarks(truth_path)[0]
+    pred = result.feet[0].landmarks
+    out = {}
+    for i, name in enumerate(LANDMARK_NAMES):
+        if pred.has(name) and truth.has(name):
+            out[name] = float(np.linalg.norm(pred.points[i] - truth.points[i]))
+    return out
 
 
 def demo_scan_path() -> Path:
@@ -200,3 +221,5 @@ def run_batch_cli(folder: Path, output: Path, *, model: Path | None, series: str
                             workers=workers, on_progress=on_progress)
     console.print(f"{len(summary.done)} done, {len(summary.skipped)} already complete, "
                   f"{len(summary.failures)} failed → {output / 'summary.html'}")
+    if summary.failures:
+        raise typer.Exit(code=1)  # the run finished, but not every scan has a result

@@ -80,15 +80,19 @@ def crop_to_foot_box(coarse: np.ndarray, origin: np.ndarray, spacing: float, poi
                      rng: np.random.Generator, aug: dict[str, Any], *, background_hu: float) -> np.ndarray:
     """Blank the cached volume outside a jittered landmark box (mimics the per-foot crop).
 
-    With probability ``truncate_prob`` the top is also cut a little above the highest landmark
-    (a short field of view).
+    With probability ``truncate_prob`` the top or the front is also cut (short field of view).
     """
     finite = points[np.all(np.isfinite(points), axis=1)]
     lo_m, hi_m = aug["crop_margin_mm"]
     lo = finite.min(axis=0) - rng.uniform(lo_m, hi_m, size=3)
     hi = finite.max(axis=0) + rng.uniform(lo_m, hi_m, size=3)
     if rng.random() < aug["truncate_prob"]:
-        hi[2] = finite[:, 2].max() + rng.uniform(3.0, 15.0)
+        # A short field of view: cut the top (tibia) or the front (toes), possibly through
+        # landmarks, which stay supervised so the network learns to place them beyond the edge.
+        if rng.random() < 0.5:
+            hi[2] = finite[:, 2].max() + rng.uniform(-40.0, 15.0)
+        else:
+            lo[1] = finite[:, 1].min() + rng.uniform(-15.0, 40.0)
     lo_i = np.clip(np.ceil((lo - origin) / spacing).astype(int), 0, None)
     hi_i = np.floor((hi - origin) / spacing).astype(int) + 1
     out = np.full(coarse.shape, background_hu, dtype=np.float32)

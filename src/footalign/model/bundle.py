@@ -134,3 +134,9 @@ def load_bundle(model_dir: str | Path) -> tuple[dict[str, Any], torch.nn.Module,
         net.eval()
         nets.append(net)
     return config, nets[0], nets[1]
+
+
+def export_bundle(model_dir: str | Path, dest: str | Path, *, card: str | None = None) -> Path:
+    """Copy a verified bundle (e.g. a training output) to ``dest``, e.g. the shipped-model folder."""
+    config, net1, net2 = load_bundle(model_dir)
+    return save_bundle(dest, config, net1.state_dict(), net2.state_dict(), card=card)

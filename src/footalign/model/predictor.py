@@ -38,6 +38,16 @@ def landmark_box_center(points: np.ndarray) -> np.ndarray:
     return 0.5 * (finite.min(axis=0) + finite.max(axis=0))
 
 
+def landmark_status(points: np.ndarray, confidence: np.ndarray, image: Image, *,
+                    threshold: float) -> tuple[np.ndarray, list[str]]:
+    """Flag predicted points: outside the image's field of view → NaN + ``"outside_fov"``;
+    confidence below ``threshold`` → ``"low_confidence"``; otherwise ``"ok"``."""
+    inside = image.contains(points)
+    status = ["outside_fov" if not inside[i] else "low_confidence" if confidence[i] < threshold else "ok"
+              for i in range(len(points))]
+    return np.where(inside[:, None], points, np.nan), status
+
+
 class Predictor:
     """A loaded two-stage landmark model (CPU inference).
 
@@ -144,17 +154,8 @@ class Predictor:
             print(f"  stage 2 (refine {N_LANDMARKS} landmarks): {t2 - t1:.2f} s")
         points = from_network_frame(fine, side)
         confidence = np.clip(conf2, 0.0, 1.0)
-        inside = image.contains(points)
-        threshold = float(self.config.get("confidence_threshold", 0.5))
-        status = []
-        for i in range(N_LANDMARKS):
-            if not inside[i]:
-                status.append("outside_fov")
-            elif confidence[i] < threshold:
-                status.append("low_confidence")
-            else:
-                status.append("ok")
-        points = np.where(inside[:, None], points, np.nan)
+        points, status = landmark_status(points, confidence, image,
+                                         threshold=float(self.config.get("confidence_threshold", 0.5)))
         meta = {
             "timing": {"stage1": t1 - t0, "stage2": t2 - t1},
             "model": {"source": self.source, "version": self.config.get("model_version", "dev")},

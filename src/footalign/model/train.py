@@ -259,6 +259,7 @@ def train_model(
             o.load_state_dict(s)
         for sc, s in zip(scheds, ckpt["scheds"], strict=True):
             sc.load_state_dict(s)
+            sc.total_steps = max(sc.total_steps, total_steps + 1)  # --epochs may have been raised
         rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"])
         rows = ckpt["rows"]
@@ -325,6 +326,9 @@ def train_model(
             last_epoch = epoch + 1 == int(tcfg["epochs"])
             if "val_stage1_mm" in row or last_epoch:
                 plot_learning_curve(rows, log_dir / "learning_curve.png")
+            console.print(f"epoch {epoch + 1}/{tcfg['epochs']}: loss1 {row['train_loss1']:.3f} loss2 "
+                          f"{row['train_loss2']:.3f}, val stage1 {row.get('val_stage1_mm', float('nan')):.2f} mm, "
+                          f"stage2 {row.get('val_stage2_mm', float('nan')):.2f} mm ({row['seconds']:.0f} s)")
             progress.update(task, advance=1, info=f"val s1 {row.get('val_stage1_mm', float('nan')):.2f} mm "
                                                   f"s2 {row.get('val_stage2_mm', float('nan')):.2f} mm")
             if max_minutes is not None and time.monotonic() - t_start > 60.0 * max_minutes:

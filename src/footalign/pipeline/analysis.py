@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage
 
 from footalign.image import Image, resample
@@ -54,14 +53,16 @@ def detect_fill_value(array: np.ndarray, *, min_fraction: float = 0.02) -> float
     """The constant the scanner wrote outside its reconstructed field of view, or ``None``.
 
     Cone-beam scanners fill the corners outside the cylindrical field of view with one value
-    (often the minimum). It is recognised as a minimum that covers at least ``min_fraction`` of
-    the voxels exactly.
+    (e.g. -1019 or -1024 HU). It is recognised as the most frequent exact value below -900 HU,
+    covering at least ``min_fraction`` of the voxels.
     """
-    lowest = float(np.min(array))
-    if lowest > -500.0:  # a fill value below air only; a minimum above it is tissue
+    sample = array[::2, ::2, ::2]
+    low = sample[sample < -900]
+    if low.size < min_fraction * sample.size:
         return None
-    fraction = float(np.count_nonzero(array == lowest)) / array.size
-    return lowest if fraction >= min_fraction else None
+    values, counts = np.unique(low, return_counts=True)
+    best = int(np.argmax(counts))
+    return float(values[best]) if counts[best] >= min_fraction * sample.size else None
 
 
 def physical_bounds(image: Image) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +84,25 @@ def soft_tissue_peak(values: np.ndarray) -> float:
     return float(0.5 * (edges[i] + edges[i + 1]))
 
 
+def remove_slabs(mask: np.ndarray, *, spacing: float, max_height_mm: float = 40.0,
+                 min_width_mm: float = 100.0) -> np.ndarray:
+    """Drop flat, wide components (a dense weight-bearing platform) from a bone mask.
+
+    A component less than ``max_height_mm`` tall (z) but at least ``min_width_mm`` wide in both
+    x and y is a slab, not bone: the bones of a foot span more height, single foot bones less
+    width.
+    """
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    out = mask.copy()
+    for i, box in enumerate(ndimage.find_objects(labels), start=1):
+        extent = np.array([sl.stop - sl.start for sl in box]) * spacing
+        if extent[2] < max_height_mm and extent[0] >= min_width_mm and extent[1] >= min_width_mm:
+            out[box][labels[box] == i] = False
+    return out
+
+
 def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
     """Resample ``image`` onto an axis-aligned LPS grid of ``spacing`` mm and find its tissues.
 
@@ -97,7 +117,9 @@ def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
     """
     lower, upper = physical_bounds(image)
     half = 0.5 * np.abs(image.direction @ np.asarray(image.spacing))
-    lower, upper = lower - half, upper + half
+    # Rounded to 1 µm: headers that differ only by float noise (NIfTI vs DICOM of the same
+    # volume) must give the very same grid.
+    lower, upper = np.round(lower - half, 3), np.round(upper + half, 3)
     shape = tuple(int(np.ceil((u - lo) / spacing)) + 1 for lo, u in zip(lower, upper, strict=True))
     fill = detect_fill_value(image.array)
     valid_src = image.array != fill if fill is not None else np.ones(image.shape, bool)
@@ -110,14 +132,17 @@ def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
         src = ndimage.gaussian_filter(src, sigma_vox)
     coarse = resample(image.with_array(src), spacing=(spacing,) * 3, shape=shape, origin=lower,
                       default_value=AIR_HU)
-    valid = resample(image.with_array(valid_src.astype(np.float32)), spacing=(spacing,) * 3,
-                     shape=shape, origin=lower, default_value=0.0,
-                     interpolator=sitk.sitkNearestNeighbor).array > 0.5
+    # Outside the field of view = solidly filled at the coarse scale; scattered voxels that
+    # happen to equal the fill value (air clipped at -1024 HU) are not.
+    valid_frac = valid_src.astype(np.float32)
+    if max(sigma_vox) > 0:
+        valid_frac = ndimage.gaussian_filter(valid_frac, sigma_vox)
+    valid = resample(image.with_array(valid_frac), spacing=(spacing,) * 3,
+                     shape=shape, origin=lower, default_value=0.0).array > 0.1
     values = coarse.array
     body = (values > -500.0) & valid
     soft = soft_tissue_peak(values[body]) if body.any() else 0.0
     threshold = float(np.clip(soft + 250.0, 100.0, 300.0))
-    bone = (values > threshold) & valid
-    bone = ndimage.binary_opening(bone, iterations=1)
+    bone = remove_slabs((values > threshold) & valid, spacing=spacing)
     return ScanAnalysis(image=coarse, valid=valid, body=body, bone=bone, soft_tissue_hu=soft,
                         bone_threshold_hu=threshold, fill_value=fill)

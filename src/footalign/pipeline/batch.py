@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -101,10 +102,10 @@ _WORKER_PREDICTOR: Any = None
 
 def _worker_init(factory: PredictorFactory, threads: int) -> None:
     global _WORKER_PREDICTOR
-    import torch
-
-    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     _WORKER_PREDICTOR = factory()
+    if "torch" in sys.modules:  # share the cores between workers, not oversubscribe them
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _worker_run(path: Path, out_dir: Path, name: str, options: dict[str, Any]) -> str | None:

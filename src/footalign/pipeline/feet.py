@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from footalign.errors import InputError
+from footalign.image import Image, resample
 from footalign.pipeline.analysis import ScanAnalysis
 
 MIN_FOOT_BONE_ML = 15.0  # a truncated hindfoot still holds far more bone than this
@@ -101,39 +102,63 @@ def check_foot_like(bone: np.ndarray, *, spacing: float, source: str) -> None:
                          "like a skull)")
 
 
-def fibula_side(bone: np.ndarray, *, spacing: float) -> tuple[str | None, int]:
-    """Side of one leg from the fibula: the smaller leg bone lateral to the tibia.
+def _anterior_direction(bone: np.ndarray, spacing: float) -> np.ndarray:
+    """Unit 2D (x, y) direction of the foot's long axis, pointing anterior (towards -y).
 
-    Looks at axial slices in the upper part of the bone (above the talus), where the tibia and
-    fibula are separate sections. Returns (side or None, number of agreeing slices).
+    Falls back to -y (LPS anterior) when the footprint is not clearly elongated, e.g. when a
+    small field of view cut the foot to a disc.
     """
-    zs = np.flatnonzero(bone.any(axis=(0, 1)))
-    if zs.size == 0:
-        return None, 0
-    z_lo, z_hi = int(zs[0]), int(zs[-1])
-    start = z_lo + int(0.55 * (z_hi - z_lo))
+    idx = np.argwhere(bone)
+    low = idx[idx[:, 2] <= idx[:, 2].min() + int(45.0 / spacing)]  # the foot, not the leg
+    centred = (low[:, :2] - low[:, :2].mean(axis=0)).astype(float)
+    evals, vecs = np.linalg.eigh(np.cov(centred.T))
+    if evals[1] < (1.6**2) * max(evals[0], 1e-9):
+        return np.array([0.0, -1.0])
+    axis = vecs[:, 1]
+    return -axis if axis[1] > 0 else axis
+
+
+def fibula_side(image: Image, analysis: ScanAnalysis, bone: np.ndarray, *,
+                spacing: float = 1.0) -> tuple[str | None, int]:
+    """Side of one leg from the fibula: the smaller leg bone lateral (and posterior) to the tibia.
+
+    The upper part of the foot's bone (the leg) is resampled from ``image`` at ``spacing`` mm
+    (the coarse grid merges tibia and fibula). In each axial section, holes filled (cancellous
+    bone is often below the bone threshold), the two largest sections must look like a tibia
+    and a fibula beside or behind it. Offsets are taken in the foot's own horizontal frame, so a
+    toed-out foot is judged right. Returns (side or None, number of agreeing sections).
+    """
+    pts = analysis.points(bone)
+    z_lo, z_hi = float(pts[:, 2].min()), float(pts[:, 2].max())
+    z_start = max(z_lo + 0.4 * (z_hi - z_lo), z_hi - 70.0)
+    leg = pts[pts[:, 2] >= z_start]
+    lower = np.r_[leg[:, :2].min(axis=0) - 10.0, z_start]
+    upper = np.r_[leg[:, :2].max(axis=0) + 10.0, z_hi]
+    shape = tuple(int(n) for n in np.ceil((upper - lower) / spacing) + 1)
+    fine = resample(image, spacing=(spacing,) * 3, shape=shape, origin=lower, default_value=-1000.0)
+    mask = fine.array > analysis.bone_threshold_hu
+    anterior = _anterior_direction(bone, analysis.spacing)
+    patient_left = np.array([-anterior[1], anterior[0]])  # +x when the foot points along -y
     votes = {"left": 0, "right": 0}
-    min_area = max(2, round(12.0 / spacing**2))  # fibula section ≥ ~12 mm²
-    for z in range(start, z_hi + 1):
-        labels, n = ndimage.label(bone[:, :, z])
+    mm2 = spacing**2
+    for z in range(mask.shape[2]):
+        section = ndimage.binary_fill_holes(mask[:, :, z])
+        labels, n = ndimage.label(section)
         if n < 2:
             continue
-        sizes = ndimage.sum_labels(bone[:, :, z], labels, index=np.arange(1, n + 1))
-        order = np.argsort(sizes)[::-1]
-        big, small = sizes[order[0]], sizes[order[1]]
-        if small < min_area or big < 2.0 * small or (n > 2 and sizes[order[2]] > 0.5 * small):
+        areas = ndimage.sum_labels(section, labels, index=np.arange(1, n + 1)) * mm2
+        order = np.argsort(areas)[::-1]
+        big, small = areas[order[0]], areas[order[1]]
+        third = areas[order[2]] if n > 2 else 0.0
+        if not (250.0 <= big <= 2500.0 and 60.0 <= small <= 0.5 * big and third < max(0.3 * small, 15.0)):
             continue
-        if big * spacing**2 > 1800.0:  # wider than a tibia: a foot section, not the leg
-            continue
-        cx = ndimage.center_of_mass(bone[:, :, z], labels, [order[0] + 1, order[1] + 1])
-        tibia_x, fibula_x = cx[0][0], cx[1][0]
-        dx, dy = (cx[1][0] - cx[0][0]) * spacing, (cx[1][1] - cx[0][1]) * spacing
-        # The fibula sits beside the tibia (left-right), not in front of or behind it.
-        if not 10.0 <= abs(dx) <= 45.0 or abs(dy) > abs(dx):
-            continue
-        # LPS x grows towards the patient's left: a fibula at larger x is on a left leg.
-        votes["left" if fibula_x > tibia_x else "right"] += 1
-    if max(votes.values()) < 3 or votes["left"] == votes["right"]:
+        centres = ndimage.center_of_mass(section, labels, [order[0] + 1, order[1] + 1])
+        offset = (np.asarray(centres[1]) - np.asarray(centres[0])) * spacing
+        lateral, posterior = float(offset @ patient_left), float(offset @ -anterior)
+        if not 8.0 <= abs(lateral) <= 50.0 or posterior < -8.0:
+            continue  # not beside/behind the tibia: a malleolus or a foot bone, not the fibula
+        votes["left" if lateral > 0 else "right"] += 1
+    if max(votes.values()) < 4:
         return None, 0
     side = max(votes, key=votes.get)  # type: ignore[arg-type]
     if votes[side] < 2 * votes[{"left": "right", "right": "left"}[side]]:
@@ -152,12 +177,13 @@ def header_laterality(meta: dict) -> str | None:
     return None
 
 
-def detect_feet(analysis: ScanAnalysis, *, source: str, meta: dict | None = None,
+def detect_feet(image: Image, analysis: ScanAnalysis, *, source: str, meta: dict | None = None,
                 side: str | None = None) -> list[FootRegion]:
     """Find one or two feet in ``analysis`` and decide each one's side.
 
     Parameters
     ----------
+    image : the scan (the fibula is looked for at finer resolution than the analysis grid).
     analysis : the coarse LPS view of the scan.
     source : the input's name for error messages.
     meta : image metadata (DICOM laterality is used for a single foot).
@@ -177,10 +203,15 @@ def detect_feet(analysis: ScanAnalysis, *, source: str, meta: dict | None = None
     if len(parts) == 2:
         for part in parts:
             check_foot_like(part, spacing=spacing, source=source)
-        return [FootRegion(parts[0], "right", "position", ["two feet: the one at patient right is right"]),
-                FootRegion(parts[1], "left", "position", ["two feet: the one at patient left is left"])]
+        regions = [FootRegion(parts[0], "right", "position", ["two feet: the one at patient right is right"]),
+                   FootRegion(parts[1], "left", "position", ["two feet: the one at patient left is left"])]
+        for region in regions:
+            anatomy, _ = fibula_side(image, analysis, region.bone)
+            if anatomy is not None and anatomy != region.side:
+                region.notes.append(f"the fibula of this foot looks {anatomy}: check the scan orientation")
+        return regions
     check_foot_like(bone, spacing=spacing, source=source)
-    anatomy, n_votes = fibula_side(bone, spacing=spacing)
+    anatomy, n_votes = fibula_side(image, analysis, bone)
     header = header_laterality(meta or {})
     notes: list[str] = []
     if side is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ def write_scan_outputs(result: ScanResult, out_dir: str | Path, *, keep_ids: boo
     if report:
         from footalign.report.html import scan_report_html
 
+        t0 = time.perf_counter()
         html = scan_report_html(result, keep_ids=keep_ids, name=name)
+        result.timings["report"] = round(time.perf_counter() - t0, 3)
     out = ensure_writable_dir(out_dir)
     feet = [f.landmarks for f in result.feet]
     written = []

@@ -113,6 +113,65 @@ def truncation_warnings(analysis: ScanAnalysis, bone: np.ndarray, pose: Pose) ->
     return out
 
 
+OFF_BONE_MM = 6.0
+
+
+def off_bone_warnings(foot: FootLandmarks, analysis: ScanAnalysis, bone: np.ndarray) -> list[QCWarning]:
+    """Landmarks farther than :data:`OFF_BONE_MM` from this foot's bone: all 22 lie on or in bone.
+
+    "Bone" here is generous: voxels near this foot's bone mask that are denser than half-way
+    between soft tissue and the bone threshold (low-contrast cancellous bone), with holes filled
+    slice by slice (a tibia cut by the field of view is an open tube). The check is meant to
+    catch gross errors, not millimetres.
+    """
+    near = ndimage.binary_dilation(bone, iterations=max(1, round(20.0 / analysis.spacing)))
+    level = 0.5 * (analysis.soft_tissue_hu + analysis.bone_threshold_hu)
+    closed = ndimage.binary_closing(bone | (near & (analysis.image.array > level)), iterations=1)
+    solid = closed.copy()
+    for axis in range(3):
+        plane = np.zeros((3, 3, 3), bool)
+        index = [slice(None)] * 3
+        index[axis] = 1
+        plane[tuple(index)] = ndimage.generate_binary_structure(2, 1)
+        solid |= ndimage.binary_fill_holes(closed, structure=plane)
+    distance = ndimage.distance_transform_edt(~solid, sampling=analysis.spacing)
+    upper = np.asarray(bone.shape) - 1
+    far = []
+    for name, p in zip(LANDMARK_NAMES, foot.points, strict=True):
+        if not np.all(np.isfinite(p)):
+            continue
+        i = np.clip(np.rint(analysis.image.physical_to_index(p)).astype(int), 0, upper)
+        if distance[tuple(i)] > OFF_BONE_MM:
+            far.append(f"{name} ({distance[tuple(i)]:.0f} mm)")
+    if not far:
+        return []
+    return [QCWarning("off_bone", "warning", "landmark(s) away from any bone, check them: " + ", ".join(far))]
+
+
+def _mean_confidence(foot: FootLandmarks) -> float:
+    conf = np.asarray(foot.confidence, dtype=float)
+    return float(np.nanmean(conf)) if np.isfinite(conf).any() else 0.0
+
+
+def _side_by_confidence(predictor: LandmarkPredictor, crop: Image, region: FootRegion,
+                        first: FootLandmarks) -> FootLandmarks:
+    """Neither anatomy nor header tell the side: keep the side the model is surer about.
+
+    The model sees left feet mirrored; given the wrong side it sees a mirror-image foot, which
+    it has never been trained on, and its heatmaps spread out.
+    """
+    other = "left" if region.side == "right" else "right"
+    second = predictor.predict_foot(crop, other)
+    c_first, c_second = _mean_confidence(first), _mean_confidence(second)
+    chosen, result = (region.side, first) if c_first >= c_second else (other, second)
+    region.side, region.side_source = chosen, "model"
+    rejected = "left" if chosen == "right" else "right"
+    region.notes = [f"side not visible in the anatomy or header: {chosen}, by model confidence "
+                    f"({max(c_first, c_second):.2f} vs {min(c_first, c_second):.2f} for {rejected}); "
+                    "use --side to set it"]
+    return result
+
+
 def _floor_note(floor: FloorPlane | None, measurements: Measurements) -> QCWarning:
     if floor is not None:
         tilt = float(np.degrees(np.arccos(min(1.0, abs(floor.normal[2])))))
@@ -152,7 +211,7 @@ def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
     analysis = analyse_scan(image, spacing=analysis_spacing)
     timings["analysis"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
-    regions = detect_feet(analysis, source=source, meta=image.meta, side=side)
+    regions = detect_feet(image, analysis, source=source, meta=image.meta, side=side)
     all_bone = np.logical_or.reduce([r.bone for r in regions])
     qc: list[QCWarning] = []
     upside_down = looks_upside_down(all_bone)
@@ -186,7 +245,7 @@ def predict_scan(
     source : the input's name for error messages.
     side : force the side of a single-foot scan.
     crop_spacing : voxel size (mm) of the per-foot crop given to the model; default: the scan's
-        finest spacing, clipped to [0.6, 1.0] mm.
+        finest spacing, clipped to [0.6, 2.0] mm (the model resamples to its own grids).
     analysis_spacing : voxel size (mm) of the coarse grid used to find feet, sides and floor.
     layout : the result of :func:`locate_feet` if already computed.
     progress : called with a short line at each step (for the CLI).
@@ -210,7 +269,8 @@ def predict_scan(
     say("platform detected" if floor is not None else "no platform visible: tripod floor")
     t = time.perf_counter()
     if crop_spacing is None:
-        crop_spacing = float(np.clip(min(image.spacing), 0.6, 1.0))
+        # The scan's own resolution: finer adds no information, coarser would lose some.
+        crop_spacing = float(np.clip(min(image.spacing), 0.6, 2.0))
     distance = fov_distance_map(analysis)
     timings["fov"] = round(time.perf_counter() - t, 4)
     feet: list[FootResult] = []
@@ -223,6 +283,8 @@ def predict_scan(
         t_model = time.perf_counter()
         say(f"predicting the {region.side} foot ({crop.shape[0]}x{crop.shape[1]}x{crop.shape[2]} voxels)")
         predicted = predictor.predict_foot(crop, region.side)
+        if region.side_source == "default":
+            predicted = _side_by_confidence(predictor, crop, region, predicted)
         timings["model"] = round(timings["model"] + time.perf_counter() - t_model, 4)
         t_measure = time.perf_counter()
         canonical = np.asarray(predicted.points, dtype=float)
@@ -243,10 +305,12 @@ def predict_scan(
                      "crop_spacing_mm": crop_spacing})
         foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
         measurements = measure_foot(foot, floor)
-        qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user") else "warning",
+        qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user", "laterality")
+                        else "warning",
                         note) for note in region.notes]
         qc += confidence_warnings(foot)
         qc += implausible_distances(foot)
+        qc += off_bone_warnings(foot, analysis, region.bone)
         qc += side_consistency(foot, np.where(np.isfinite(points), canonical, np.nan))
         qc += truncation_warnings(analysis, region.bone, pose)
         qc.append(_floor_note(floor, measurements))

@@ -18,7 +18,7 @@ DISTANCE_BOUNDS_MM: dict[tuple[str, str], tuple[float, float]] = {
     ("TAL_DOME", "TAL_HEAD"): (20.0, 60.0),
     ("TAL_HEAD_MED", "TAL_HEAD_LAT"): (12.0, 50.0),
     ("NAV_MED", "NAV_LAT"): (12.0, 50.0),
-    ("CALC_LOW", "CALC_TUB"): (12.0, 55.0),
+    ("CALC_LOW", "CALC_TUB"): (12.0, 65.0),
     ("CALC_LOW", "CALC_CC"): (40.0, 100.0),
     ("CALC_TUB", "CALC_ANT"): (45.0, 110.0),
     ("TAL_HEAD", "NAV_LOW"): (8.0, 45.0),

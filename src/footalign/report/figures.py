@@ -162,12 +162,13 @@ def mip_views_png(crop: Image, points: np.ndarray, *, floor: FloorPlane | None =
     handles, labels = axes[2].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return _png(fig, dpi)
+    # A fixed layout: tight_layout/bbox_inches="tight" would draw the figure twice more.
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.94, wspace=0.25)
+    return _png(fig, dpi, tight=False)
 
 
 def bone_surface(crop: Image, *, threshold: float, spacing: float = 3.0,
-                 max_faces: int = 25000) -> tuple[np.ndarray, np.ndarray]:
+                 max_faces: int = 8000) -> tuple[np.ndarray, np.ndarray]:
     """Coarse bone surface (vertices in mm of the canonical frame, triangle indices) by VTK flying edges."""
     # The specific VTK modules only: ``import vtk`` loads every module and takes seconds.
     import SimpleITK as sitk
@@ -236,8 +237,8 @@ def surface_3d_png(crop: Image, points: np.ndarray, *, threshold: float, dpi: in
     ax.set_ylabel("y (P) mm", fontsize=7)
     ax.set_zlabel("z (S) mm", fontsize=7)
     ax.tick_params(labelsize=5)
-    fig.tight_layout()
-    return _png(fig, dpi)
+    fig.subplots_adjust(left=0.0, right=0.95, bottom=0.03, top=0.99)
+    return _png(fig, dpi, tight=False)
 
 
 def landmark_legend() -> list[tuple[int, str, str]]:

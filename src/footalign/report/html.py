@@ -151,8 +151,13 @@ def summary_html(rows: list[dict[str, Any]], failures: list[dict[str, str]], *, 
 
     png = distributions_png(rows) if rows else None
     head = "".join(f"<th>{html.escape(k)}</th>" for k in (rows[0] if rows else {}))
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
-                   for r in rows)
+    def cell(key: str, value: Any) -> str:
+        text = html.escape(str(value))
+        if key == "scan":  # each scan's own report sits in its folder next to this summary
+            return f"<td><a href='{html.escape(str(value))}/report.html'>{text}</a></td>"
+        return f"<td>{text}</td>"
+
+    body = "".join("<tr>" + "".join(cell(k, v) for k, v in r.items()) + "</tr>" for r in rows)
     fail = "".join(f"<tr><td>{html.escape(f['scan'])}</td><td>{html.escape(f['reason'])}</td></tr>"
                    for f in failures)
     return f"""<!DOCTYPE html>

@@ -30,8 +30,9 @@ DEFAULT_MIX: dict[str, float] = {"normal": 0.4, "cavus": 0.15, "planovalgus": 0.
 
 # Joint angles that bring the (supinated, plantarflexed) cadaver template to a normal standing
 # alignment; calibrated against the ANATOMY.md normal ranges (docs/simulation.md).
-NEUTRAL_POSE = PoseParams(hallux_valgus=-18.0, first_ray_varus=-6.0, midfoot_plantarflexion=0.0,
-                          forefoot_abduction=0.0, subtalar_eversion=15.0, tibia_lean=4.0)
+NEUTRAL_POSE = PoseParams(hallux_valgus=-20.5, first_ray_varus=-8.0, midfoot_plantarflexion=17.4,
+                          forefoot_abduction=-7.0, subtalar_eversion=-2.0, forefoot_pronation=49.8,
+                          hindfoot_target=5.0, tibia_lean=4.0)
 # Foot length (heel to hallux tip, skin) = bone length + this soft-tissue allowance.
 SKIN_LENGTH_MM = 15.0
 
@@ -63,27 +64,34 @@ def _template() -> tuple[Skeleton, dict[tuple[str, str], np.ndarray], float]:
     return skeleton, articular_patches(skeleton.meshes), bone_length(skeleton)
 
 
+def template_patches() -> dict[tuple[str, str], np.ndarray]:
+    """Articular surface patches of the template bones (vertex indices, valid for every
+    deformed and posed copy, since deformation and posing keep the vertex order)."""
+    return _template()[1]
+
+
 def sample_pose(pathology: str, rng: np.random.Generator) -> PoseParams:
     """Joint angles for a foot of the given pathology (neutral calibration + variation)."""
     n = NEUTRAL_POSE
     u = rng.uniform
-    p = replace(n, hallux_valgus=n.hallux_valgus + u(-4, 4), first_ray_varus=n.first_ray_varus + u(-2, 2),
+    p = replace(n, hallux_valgus=n.hallux_valgus + u(-3, 3), first_ray_varus=n.first_ray_varus + u(-1.5, 1.5),
                 midfoot_plantarflexion=n.midfoot_plantarflexion + u(-3, 3),
-                forefoot_abduction=n.forefoot_abduction + u(-3, 3),
-                subtalar_eversion=n.subtalar_eversion + u(-4, 4), tibia_lean=u(0.0, 8.0))
+                forefoot_abduction=n.forefoot_abduction + u(-1.5, 1.5),
+                subtalar_eversion=n.subtalar_eversion + u(-1.5, 1.5), hindfoot_target=u(2.0, 8.0),
+                tibia_lean=u(0.0, 8.0))
     if pathology == "cavus":
         p = replace(p, midfoot_plantarflexion=p.midfoot_plantarflexion + u(8, 18),
-                    subtalar_eversion=p.subtalar_eversion - u(3, 10))
+                    forefoot_pronation=p.forefoot_pronation + u(0, 6), hindfoot_target=u(-8, 3))
     elif pathology == "planovalgus":
         p = replace(p, midfoot_plantarflexion=p.midfoot_plantarflexion - u(6, 14),
-                    forefoot_abduction=p.forefoot_abduction + u(5, 14),
-                    subtalar_eversion=p.subtalar_eversion + u(6, 16))
+                    forefoot_abduction=p.forefoot_abduction + u(3, 10),
+                    subtalar_eversion=p.subtalar_eversion + u(2, 6), hindfoot_target=u(9, 20))
     elif pathology == "hallux_valgus":
-        p = replace(p, hallux_valgus=p.hallux_valgus + u(10, 30), first_ray_varus=p.first_ray_varus + u(3, 11))
+        p = replace(p, hallux_valgus=p.hallux_valgus + u(8, 36), first_ray_varus=p.first_ray_varus + u(3, 13))
     elif pathology == "hindfoot_varus":
-        p = replace(p, subtalar_eversion=p.subtalar_eversion - u(8, 16))
+        p = replace(p, hindfoot_target=u(-15, -3))
     elif pathology == "hindfoot_valgus":
-        p = replace(p, subtalar_eversion=p.subtalar_eversion + u(8, 16))
+        p = replace(p, hindfoot_target=u(12, 22))
     elif pathology != "normal":
         raise ValueError(f"unknown pathology {pathology!r}; expected one of {', '.join(PATHOLOGIES)}")
     return p
@@ -94,25 +102,25 @@ def sample_shape(rng: np.random.Generator) -> ShapeParams:
     _, _, length = _template()
     target = rng.uniform(220.0, 290.0)
     return ShapeParams(scale=(target - SKIN_LENGTH_MM) / length, width_scale=rng.uniform(0.93, 1.07),
-                       height_scale=rng.uniform(0.94, 1.06), global_amplitude_mm=rng.uniform(1.0, 3.0),
-                       bone_amplitude_mm=rng.uniform(0.2, 0.6))
+                       height_scale=rng.uniform(0.95, 1.05), global_amplitude_mm=rng.uniform(0.5, 1.5),
+                       bone_amplitude_mm=rng.uniform(0.2, 0.4), global_width_mm=60.0)
 
 
 def make_foot(pose: PoseParams, shape: ShapeParams, rng: np.random.Generator) -> tuple[Skeleton, FloorPlane]:
     """A standing right foot: deformed template, posed, heel at the origin, floor z = 0."""
-    skeleton, _, _ = _template()
-    return pose_skeleton(deform(skeleton, shape, rng), pose)
+    skeleton, patches, _ = _template()
+    return pose_skeleton(deform(skeleton, shape, rng), pose, patches)
 
 
 def sample_render(rng: np.random.Generator) -> RenderParams:
     u = rng.uniform
     return RenderParams(
-        cortical_hu=u(1000, 1700), cortical_mm=u(0.9, 1.8), cancellous_hu=u(170, 380),
-        trabecular_hu=u(50, 130), marrow_hu=u(-60, 60), muscle_hu=u(30, 60), fat_hu=u(-115, -80),
-        envelope_mm=u(8, 14), leg_flare=u(0.12, 0.3), platform_mm=u(4, 14), platform_hu=u(80, 320),
-        platform_visible=bool(rng.random() < 0.8), blur_mm=u(0.35, 0.8), noise_hu=u(12, 45),
-        cupping_hu=u(0, 70), hu_offset=u(-25, 25), hu_gain=u(0.95, 1.05),
-        outside_fov_hu=float(rng.choice([-1000.0, -1019.0, -1024.0])))
+        cortical_hu=u(750, 1350), cortical_mm=u(0.8, 1.6), cancellous_hu=u(180, 380),
+        trabecular_hu=u(80, 170), marrow_hu=u(-70, 40), muscle_hu=u(30, 60), fat_hu=u(-120, -85),
+        envelope_mm=u(6, 11), fat_layer_mm=u(4, 9), fat_bias=u(0.0, 0.35), leg_flare=u(0.12, 0.3),
+        platform_mm=u(4, 14), platform_hu=u(80, 320), platform_visible=bool(rng.random() < 0.8),
+        blur_mm=u(0.45, 0.95), noise_hu=u(12, 40), cupping_hu=u(0, 70), hu_offset=u(-25, 25),
+        hu_gain=u(0.95, 1.05), outside_fov_hu=float(rng.choice([-1000.0, -1019.0, -1024.0])))
 
 
 def _rigid(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from footalign.anatomy import LANDMARK_NAMES
+from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
 
 REQUIRED_BONES = ("tibia", "talus", "calcaneus", "navicular", "medial_cuneiform",
@@ -361,3 +362,65 @@ def landmarks_from_meshes(
         work_floor.point @ (mirror if side == "left" else np.eye(3)),
         work_floor.normal @ (mirror if side == "left" else np.eye(3)), "tripod")
     return FootLandmarks(side=side, points=arr, floor=out_floor)
+
+
+def meshes_from_label_map(labels: Image, names: dict[str, int] | None = None, *,
+                          smoothing_iterations: int = 15) -> dict[str, trimesh.Trimesh]:
+    """Bone surfaces (LPS mm) from a bone label map: one discrete marching-cubes surface per
+    label (VTK), lightly smoothed, largest connected piece kept.
+
+    ``names`` maps bone names to label values (default: the simulator's ``BONE_LABELS``).
+    Labels absent from the image are skipped.
+    """
+    import vtk
+    from vtk.util import numpy_support
+
+    from footalign.simulate.templates import BONE_LABELS
+
+    names = dict(BONE_LABELS) if names is None else names
+    arr = np.asarray(labels.array)
+    present = set(np.unique(arr).tolist())
+    out: dict[str, trimesh.Trimesh] = {}
+    for name, value in names.items():
+        if value not in present:
+            continue
+        where = np.argwhere(arr == value)
+        lo = np.maximum(where.min(axis=0) - 2, 0)
+        hi = np.minimum(where.max(axis=0) + 3, arr.shape)
+        sub = np.pad((arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] == value).astype(np.uint8), 1)
+        image = vtk.vtkImageData()
+        image.SetDimensions(*sub.shape)
+        image.SetSpacing(*labels.spacing)
+        image.SetOrigin(0.0, 0.0, 0.0)
+        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(sub.transpose(2, 1, 0).ravel(), deep=True))
+        mc = vtk.vtkDiscreteFlyingEdges3D()
+        mc.SetInputData(image)
+        mc.SetValue(0, 1)
+        smooth = vtk.vtkWindowedSincPolyDataFilter()
+        smooth.SetInputConnection(mc.GetOutputPort())
+        smooth.SetNumberOfIterations(smoothing_iterations)
+        smooth.SetPassBand(0.1)
+        smooth.NonManifoldSmoothingOn()
+        smooth.NormalizeCoordinatesOn()
+        smooth.Update()
+        poly = smooth.GetOutput()
+        if poly.GetNumberOfPoints() == 0:
+            continue
+        pts = numpy_support.vtk_to_numpy(poly.GetPoints().GetData()).astype(float)
+        faces = numpy_support.vtk_to_numpy(poly.GetPolys().GetConnectivityArray()).reshape(-1, 3)
+        # Voxel (padded sub-volume) coordinates -> LPS mm.
+        index = pts / np.asarray(labels.spacing) + lo - 1
+        mesh = trimesh.Trimesh(labels.index_to_physical(index), faces, process=True)
+        pieces = mesh.split(only_watertight=False)
+        if len(pieces) > 1:
+            mesh = max(pieces, key=lambda m: len(m.faces))
+        if mesh.volume < 0:
+            mesh.invert()
+        out[name] = mesh
+    return out
+
+
+def landmarks_from_label_map(labels: Image, side: str, floor: FloorPlane | None = None,
+                             names: dict[str, int] | None = None) -> FootLandmarks:
+    """The 22 landmarks of one foot from a bone label map (see :func:`meshes_from_label_map`)."""
+    return landmarks_from_meshes(meshes_from_label_map(labels, names), side, floor)

@@ -37,6 +37,8 @@ class RenderParams:
     muscle_hu: float = 45.0
     fat_hu: float = -95.0
     envelope_mm: float = 11.0
+    fat_layer_mm: float = 5.0
+    fat_bias: float = 0.0
     heel_contact_mm: float = 24.0
     arch_pad_mm: float = 14.0
     leg_flare: float = 0.22
@@ -97,7 +99,9 @@ def bone_intensity(meshes: dict[str, trimesh.Trimesh], grid: Grid, params: Rende
         cortical = params.cortical_hu * float(rng.uniform(0.93, 1.07))
         cancellous = params.cancellous_hu * float(rng.uniform(0.85, 1.15))
         shape = mask.shape
-        texture = (_smooth_noise(shape, 0.35 / sp.min(), rng) - 0.6 * _smooth_noise(shape, 1.2 / sp.min(), rng))
+        # Trabecular-like texture: fine and medium band-pass noise (rods and plates ~0.5-1.5 mm).
+        texture = (0.8 * _smooth_noise(shape, 0.45 / sp.min(), rng) + 0.6 * _smooth_noise(shape, 1.0 / sp.min(), rng)
+                   - 0.4 * _smooth_noise(shape, 2.5 / sp.min(), rng))
         inner = cancellous + params.trabecular_hu * texture
         if long_bone:
             # Fatty marrow where the bone is deep enough to be a medullary canal.
@@ -151,7 +155,9 @@ def _plantar_pad(bones: np.ndarray, h: np.ndarray, spacing: np.ndarray, params: 
     sole = np.where(weight > 1e-3, smooth / np.maximum(weight, 1e-3), np.inf)
     # Round the footprint's outline a little so the pad does not end in a wall.
     footprint = ndimage.gaussian_filter(foot.astype(np.float32), 2.0 / spacing[0]) > 0.35
-    return footprint[:, :, None] & (h >= sole[:, :, None]) & (h <= lowest[:, :, None])
+    # Columns of the rounded outline without bone get a thin pad only (no column up to the sky).
+    top = np.where(np.isfinite(lowest), lowest, sole + 4.0)
+    return footprint[:, :, None] & (h >= sole[:, :, None]) & (h <= top[:, :, None])
 
 
 def soft_tissue(bones: np.ndarray, grid: Grid, floor: FloorPlane, ankle_height: float, params: RenderParams,
@@ -178,8 +184,8 @@ def soft_tissue(bones: np.ndarray, grid: Grid, floor: FloorPlane, ankle_height: 
     skin_depth = ndimage.distance_transform_edt(body, sampling=small_sp).astype(np.float32)
     lobules = _smooth_noise(small.shape, 3.0 / small_sp.min(), rng)
     pad_zone = np.clip(1.0 - h / 22.0, 0.0, 1.0)
-    fat = np.clip(1.2 - skin_depth / 4.0, 0.0, 1.0)
-    fat = np.maximum(fat, np.clip(0.45 * lobules + 0.8 * pad_zone - 0.15, 0.0, 1.0))
+    fat = np.clip(1.2 - skin_depth / params.fat_layer_mm, 0.0, 1.0)
+    fat = np.maximum(fat, np.clip(0.45 * lobules + 0.8 * pad_zone - 0.15 + params.fat_bias, 0.0, 1.0))
 
     inside = _upsample(skin_depth, bones.shape, factor) > 0.5 * small_sp.min()
     inside &= floor_height(grid, floor) >= 0.0

@@ -98,29 +98,84 @@ def label_map(meshes: dict[str, trimesh.Trimesh], labels: dict[str, int], grid: 
     return out
 
 
+class BoneMasks:
+    """Each bone voxelised on its own box of one shared lattice (so masks can be intersected
+    without a full-size grid per bone)."""
+
+    def __init__(self, meshes: dict[str, trimesh.Trimesh], spacing: float) -> None:
+        self.meshes = meshes
+        self.spacing = float(spacing)
+        self.origin = np.min([m.bounds[0] for m in meshes.values()], axis=0) - 20.0 * spacing
+        self.masks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in meshes:
+            self.update(name)
+
+    def update(self, name: str) -> None:
+        """Re-voxelise ``name`` (after it moved)."""
+        mesh = self.meshes[name]
+        lo = np.floor((mesh.bounds[0] - self.origin) / self.spacing).astype(int) - 1
+        hi = np.ceil((mesh.bounds[1] - self.origin) / self.spacing).astype(int) + 1
+        lo = np.maximum(lo, 0)
+        grid = Grid(tuple((self.origin + lo * self.spacing).tolist()), (self.spacing,) * 3,
+                    tuple(int(n) for n in hi - lo + 1))
+        self.masks[name] = (lo, rasterize(mesh, grid))
+
+    def overlap(self, a: str, b: str) -> np.ndarray | None:
+        """Boolean intersection of two bones over their common box (None when disjoint)."""
+        (la, ma), (lb, mb) = self.masks[a], self.masks[b]
+        lo = np.maximum(la, lb)
+        hi = np.minimum(la + ma.shape, lb + mb.shape)
+        if np.any(hi <= lo):
+            return None
+        sa = tuple(slice(int(x - o), int(y - o)) for x, y, o in zip(lo, hi, la, strict=True))
+        sb = tuple(slice(int(x - o), int(y - o)) for x, y, o in zip(lo, hi, lb, strict=True))
+        both = ma[sa] & mb[sb]
+        return both if both.any() else None
+
+    def inside(self, name: str, points: np.ndarray) -> np.ndarray:
+        """Which ``points`` fall in a voxel of bone ``name`` (nearest voxel centre)."""
+        lo, mask = self.masks[name]
+        idx = np.round((np.asarray(points) - self.origin) / self.spacing).astype(int) - lo
+        ok = np.all((idx >= 0) & (idx < np.asarray(mask.shape)), axis=-1)
+        out = np.zeros(idx.shape[:-1], dtype=bool)
+        out[ok] = mask[tuple(idx[ok].T)]
+        return out
+
+    def exit_distance(self, name: str, points: np.ndarray, direction: np.ndarray, *, max_mm: float) -> float:
+        """How far the deepest of ``points`` inside bone ``name`` must travel along ``direction``
+        to leave it (0 when none is inside)."""
+        pts = np.asarray(points)[self.inside(name, points)]
+        if len(pts) == 0:
+            return 0.0
+        steps = np.arange(0.0, max_mm + self.spacing, self.spacing / 2.0)
+        track = pts[:, None, :] + steps[None, :, None] * direction
+        still = self.inside(name, track.reshape(-1, 3)).reshape(track.shape[:2])
+        first_out = np.argmax(~still, axis=1)
+        first_out[still.all(axis=1)] = len(steps) - 1
+        return float(steps[first_out].max())
+
+    def depth(self, a: str, b: str) -> float:
+        """Overlap depth in voxels (0 = none, 1 = a one-voxel-thin sheet)."""
+        both = self.overlap(a, b)
+        if both is None:
+            return 0.0
+        return float(ndimage.distance_transform_edt(np.pad(both, 1)).max())
+
+
 def overlap_depths(meshes: dict[str, trimesh.Trimesh], *, spacing: float = 0.5,
-                   min_depth_voxels: float = 0.0) -> dict[tuple[str, str], float]:
+                   min_depth_voxels: float = 0.0, masks: BoneMasks | None = None) -> dict[tuple[str, str], float]:
     """Depth (in voxels of ``spacing``) of the overlap of each pair of touching bones.
 
-    Each bone is voxelised alone on a common grid; the depth of the overlap of two bones is the
-    largest distance from a voxel of their intersection to the intersection's edge (1 = a
-    one-voxel-thin sheet). Pairs deeper than ``min_depth_voxels`` are returned.
+    Every bone is voxelised on a shared lattice; the depth of the overlap of two bones is the
+    largest distance from a voxel of their intersection to its edge (1 = a one-voxel-thin
+    sheet). Pairs deeper than ``min_depth_voxels`` are returned.
     """
+    masks = masks or BoneMasks(meshes, spacing)
     names = list(meshes)
-    lower = np.min([m.bounds[0] for m in meshes.values()], axis=0) - 2 * spacing
-    upper = np.max([m.bounds[1] for m in meshes.values()], axis=0) + 2 * spacing
-    grid = Grid.around(lower, upper, spacing)
-    masks = {n: rasterize(meshes[n], grid) for n in names}
-    boxes = {n: np.stack([meshes[n].bounds[0], meshes[n].bounds[1]]) for n in names}
     result: dict[tuple[str, str], float] = {}
     for a_i, a in enumerate(names):
         for b in names[a_i + 1:]:
-            if np.any(boxes[a][0] > boxes[b][1]) or np.any(boxes[b][0] > boxes[a][1]):
-                continue
-            both = masks[a] & masks[b]
-            if not both.any():
-                continue
-            depth = float(ndimage.distance_transform_edt(np.pad(both, 1)).max())
+            depth = masks.depth(a, b)
             if depth > min_depth_voxels:
                 result[(a, b)] = depth
     return result
