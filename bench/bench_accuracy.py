@@ -77,22 +77,27 @@ def predict_test_set(cases: list[dict], out_dir: Path, *, model_dir: str | None 
     """
     from rich.progress import track
 
+    from footalign.errors import FootalignError
     from footalign.io.images import read_image
     from footalign.io.landmarks import write_landmarks_json
     from footalign.model.predictor import Predictor
     from footalign.pipeline.predict import predict_scan
 
     predictor = Predictor.from_folder(model_dir)
-    timings = {}
+    timings, failures = {}, {}
     for case in track(cases, description="footalign predict (test set)"):
         t = time.perf_counter()
         image = read_image(case["image_path"])
-        result = predict_scan(image, predictor, source=case["case_key"])
+        try:
+            result = predict_scan(image, predictor, source=case["case_key"])
+        except FootalignError as exc:  # no prediction file: all its landmarks count as missing
+            failures[case["case_key"]] = str(exc)
+            continue
         seconds = time.perf_counter() - t
         timings[case["case_key"]] = {"seconds": seconds, "n_feet": len(result.feet), **result.timings}
         write_landmarks_json(out_dir / case["case_key"] / "landmarks.json", [f.landmarks for f in result.feet],
                              extra={"timings": result.timings})
-    return {"timings": timings, "model": {"source": predictor.source,
+    return {"timings": timings, "failures": failures, "model": {"source": predictor.source,
                                           "version": predictor.config.get("model_version", "dev")}}
 
 
@@ -153,7 +158,9 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         "measurements": evaluation.as_dict()["measurements"],
         "breakdown": breakdown,
         "targets": targets,
-        "predict_seconds_per_scan": {"median": float(np.median(seconds)), "max": float(np.max(seconds))},
+        "predict_failures": prediction["failures"],
+        "predict_seconds_per_scan": {"median": float(np.median(seconds)) if seconds else None,
+                                     "max": float(np.max(seconds)) if seconds else None},
         "evaluation_report": paths["markdown"],
         "notes": evaluation.notes,
     }

@@ -142,6 +142,7 @@ def prepare_training_set(cases: list[dict[str, Any]], cache: Path, *, spacing: f
     """Network-view crops (arrays) and ground-truth voxel indices of every training foot, cached as .npz."""
     from rich.progress import track
 
+    from footalign.errors import FootalignError
     from footalign.io.images import read_image
     from footalign.io.landmarks import read_landmarks
 
@@ -157,9 +158,16 @@ def prepare_training_set(cases: list[dict[str, Any]], cache: Path, *, spacing: f
             continue
         truth = {foot.side: foot for foot in read_landmarks(case["landmarks"])}
         image = read_image(case["image"])
-        for foot in foot_crops(image, spacing=spacing):
-            if foot["side"] not in truth or not np.all(np.isfinite(truth[foot["side"]].points)):
-                continue  # the pipeline found a foot the truth does not have (or truth incomplete)
+        try:
+            feet = foot_crops(image, spacing=spacing)
+        except FootalignError as exc:  # the pipeline rejects the scan: footalign could not train on it either
+            print(f"  skipped {case['id']}: {exc}")
+            continue
+        for foot in feet:
+            if foot["side"] not in truth:
+                continue  # the pipeline gave this foot a side the truth does not have
+            # Landmarks outside the field of view stay NaN: landmarker's MaskDataset then leaves that
+            # channel's target empty, as footalign's training ignores them.
             view = network_view(foot["crop"], foot["side"])
             canonical = foot["pose"].to_canonical(truth[foot["side"]].points)
             index = view.physical_to_index(to_network_points(canonical, foot["side"]))
@@ -252,6 +260,7 @@ def decode_floor_mm(ds) -> dict[str, float]:
         truth = ds.landmarks_original[i]
         errors.append(torch.linalg.norm((index - truth) * ds.pixel_spacings[i], dim=-1).numpy())
     e = np.concatenate(errors)
+    e = e[np.isfinite(e)]
     return {"mean": float(e.mean()), "median": float(np.median(e)), "p95": float(np.percentile(e, 95))}
 
 
@@ -293,6 +302,7 @@ def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | N
     import torch
     from rich.progress import track
 
+    from footalign.errors import FootalignError
     from footalign.evaluation import evaluate_landmarks
     from footalign.io.images import read_image
     from footalign.io.landmarks import read_landmarks
@@ -311,8 +321,14 @@ def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | N
     for case in track(test_cases, description="landmarker (and footalign) on the test set"):
         gt = {f.side: f for f in read_landmarks(case["landmarks"])}
         image = read_image(case["image"])
-        layout = locate_feet(image, source=case["id"])
-        if predictor is not None:
+        try:
+            layout = locate_feet(image, source=case["id"])
+        except FootalignError as exc:  # no foot found: every landmark of both models counts as missing
+            print(f"  {case['id']}: {exc}")
+            layout = None
+        if layout is None:
+            feet = []
+        elif predictor is not None:
             feet = [fr.landmarks for fr in predict_scan(image, predictor, source=case["id"], layout=layout).feet]
         else:
             saved = footalign_predictions / case["id"] / "landmarks.json"
@@ -322,7 +338,7 @@ def compare(test_cases: list[dict[str, Any]], model, *, footalign_model: str | N
             timing = foot.meta.get("timing", {})
             fa_times.append(float(timing.get("stage1", np.nan)) + float(timing.get("stage2", np.nan)))
         lm_by_side = {}
-        for foot in foot_crops(image, spacing=LANDMARKER_SETTINGS["crop_spacing_mm"], layout=layout):
+        for foot in foot_crops(image, spacing=LANDMARKER_SETTINGS["crop_spacing_mm"], layout=layout) if layout else []:
             points, seconds = predict_landmarker(model, foot["crop"], foot["side"], foot["pose"])
             lm_by_side[foot["side"]] = FootLandmarks(side=foot["side"], points=points)
             lm_times.append(seconds)

@@ -167,8 +167,11 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
     above = [r for r in rows if r["n"] > 512]
     if not quick:
         plot_scaling(rows, DOCS_IMG / "bench_scaling.png")
+    versions = sorted({str(r.get("model_version")) for r in rows if r.get("model_version")})
     data = {
         "quick": quick,
+        "model": {"folder": Path(model_dir).name if model_dir else "shipped", "versions": versions,
+                  "note": "time and memory depend on the architecture and config, not on the trained weights"},
         "volumes": rows,
         "base_scan": {"recipe": "footalign simulate --n 1 --seed 9201 --spacing 1.0 --bilateral-fraction 0",
                       "resampled_to": "n³ isotropic grid over the same field of view, int16 NIfTI (.nii)"},

@@ -49,7 +49,9 @@ def machine_line(result: dict[str, Any]) -> str:
     v = m.get("versions", {})
     return (f"{m.get('cores')} cores ({m.get('cpu_model')}), {m.get('ram_gb')} GB RAM, {m.get('os')}; "
             f"Python {v.get('python')}, torch {v.get('torch')}, MONAI {v.get('monai')}; "
-            f"{m.get('date_utc')}, commit {m.get('git_commit')}, load average {m.get('load_average_1min')}")
+            f"{m.get('date_utc')}, commit {m.get('git_commit')}, load average {m.get('load_average_1min')}"
+            + (" (**busy machine**: other jobs such as model training shared the cores, so times are pessimistic)"
+               if (m.get("load_average_1min") or 0) > (m.get("cores") or 1) else ""))
 
 
 # ----- sections ---------------------------------------------------------------------------------
@@ -242,7 +244,9 @@ def memory_section(mem, batch) -> list[str]:
     lines += [
         "One simulated foot resampled onto n³ grids over the same field of view; each volume predicted in a fresh "
         "process (`bench/predict_probe.py`: read + `predict_scan`); peak memory = that process's peak resident set "
-        "size (imports and model included).", "",
+        "size (imports and model included). "
+        + (f"Model: `{mem['model']['folder']}` ({', '.join(mem['model']['versions'])}); {mem['model']['note']}."
+           if mem.get("model") else ""), "",
         markdown_table(["volume", "status", "million voxels", "read (s)", "predict (s)", "peak memory (GB)"],
                        [[f"{r['n']}³", r["status"], fmt(r.get("voxels", 0) / 1e6, 1), fmt(r.get("read_s")),
                          fmt(r.get("predict_s")), fmt((r.get("peak_rss_mb") or float("nan")) / 1024)]

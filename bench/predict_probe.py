@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "predict_s": t3 - t2, "read_and_predict_s": t3 - t1, "timings": result.timings,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_after_model_load_mb": rss_after_load,
+        "model_version": str(predictor.config.get("model_version", "dev")),
     }))
     return 0
 

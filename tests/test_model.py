@@ -31,7 +31,7 @@ TINY = {
     "stage1": {"spacing_mm": 6.0, "shape": [12, 24, 12], "channels": [8, 16, 32], "sigma_mm": 6.0,
                "window_mm": 12.0},
     "stage2": {"spacing_mm": 1.0, "shape": [12, 12, 12], "channels": [8, 16], "sigma_mm": 1.5},
-    "train": {"batch1": 1, "batch2": 6, "lr": 1e-2, "val_every": 1000, "seed": 0, "min_steps_per_epoch": 12, "js_weight": 0.2,
+    "train": {"threads": 1, "batch1": 1, "batch2": 6, "lr": 1e-2, "val_every": 1000, "seed": 0, "min_steps_per_epoch": 12, "heatmap_weight": 0.2,
               "aug": {"rotation_deg": 0.0, "scale": 0.0, "shift1_mm": 6.0, "jitter2_mm": 2.0,
                       "jitter2_max_mm": 4.0, "noise_hu": 0.0, "blur_prob": 0.0, "truncate_prob": 0.0,
                       "hu_shift": 0.0, "contrast": 0.0}},
@@ -235,3 +235,44 @@ def test_edited_config_fails_checksum(small_bundle):
     path.write_text(json.dumps(config))
     with pytest.raises(ModelError, match="checksum mismatch"):
         Predictor.from_folder(small_bundle)
+
+
+# ----- cross-validation and CLI -------------------------------------------------------------------
+def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
+    from footalign.model.cv import cross_validate
+
+    rng = np.random.default_rng(5)
+    dataset = make_dataset(tmp_path / "ds", [_LATTICE + rng.uniform(-2, 2, size=(N_LANDMARKS, 3)) for _ in range(2)])
+    doc = json.loads((dataset / "dataset.json").read_text())
+    doc["folds"] = [{"fold": 0, "train": ["case_0000"], "val": ["case_0001"]},
+                    {"fold": 1, "train": ["case_0001"], "val": ["case_0000"]}]
+    (dataset / "dataset.json").write_text(json.dumps(doc))
+    config = merge_config(tiny_config(), {"train": {"min_steps_per_epoch": 2}})
+    summary = cross_validate(dataset, out_dir=tmp_path / "cv", config=config, cache_dir=tmp_path / "cache",
+                             epochs=1, plots=False, quiet=True)
+    assert summary["n_feet"] == 2
+    assert (tmp_path / "cv" / "evaluation" / "evaluation.json").exists()
+    for k in (0, 1):
+        assert (tmp_path / "cv" / f"fold_{k}" / "weights.pt").exists()
+    assert sorted(p.stem for p in (tmp_path / "cv" / "evaluation" / "predictions").glob("*.json")) == [
+        "case_0000", "case_0001"]
+
+
+def test_cli_train_reports_bad_dataset_as_one_line(tmp_path, capsys):
+    from footalign.cli import main
+
+    code = main(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "m"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data set folder not found" in err and "Traceback" not in err
+
+
+def test_cli_bad_model_folder_exits_with_model_error(tmp_path, capsys):
+    from footalign.cli import main
+
+    (tmp_path / "ds").mkdir()
+    make_dataset(tmp_path / "ds", [_LATTICE])
+    code = main(["test-model", str(tmp_path / "ds"), "--model", str(tmp_path / "nomodel"),
+                 "--output", str(tmp_path / "out"), "--quiet"])
+    assert code == 3
+    assert "model folder not found" in capsys.readouterr().err

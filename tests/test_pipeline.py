@@ -287,3 +287,11 @@ def test_landmark_placed_in_soft_tissue_is_flagged():
     assert len(off) == 1 and "NAV_LOW" in off[0].message
     assert not any(w.code == "off_bone" for w in predict_scan(image, _TruthDouble(truth[0].points),
                                                                 crop_spacing=1.5).feet[0].qc)
+
+
+def test_side_given_by_the_user_wins_but_a_disagreeing_fibula_is_reported():
+    image, _, _ = make_scan()
+    layout = locate_feet(image, side="left")
+    region = layout.regions[0]
+    assert (region.side, region.side_source) == ("left", "user")
+    assert any("fibula looks right" in n for n in region.notes)

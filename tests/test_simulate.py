@@ -29,11 +29,12 @@ from footalign.simulate.templates import BONE_LABELS
 from footalign.simulate.voxelize import overlap_depths
 
 # Measurements whose ANATOMY.md normal range every simulated normal foot is put into (the
-# hindfoot angle by construction, pitch and Kite angle by the calibrated neutral posture). The
-# others are reported with their distributions in docs/simulation.md: the TAL_DOME->TAL_HEAD
-# talar axis is ~20 deg steeper on real tali than the radiographic axis behind the declination,
-# Meary and lateral talocalcaneal ranges, and heights are measured from the platform.
-CALIBRATED = ("hindfoot_angle", "calcaneal_pitch", "talocalcaneal_ap")
+# hindfoot angle by construction, Böhler angle and calcaneal pitch by the calibrated neutral
+# posture). The others are reported with their distributions in docs/simulation.md (most fall
+# in range most of the time; the TAL_DOME->TAL_HEAD talar axis is ~20 deg steeper on real tali
+# than the radiographic axis behind the declination range, and heights are measured from the
+# platform).
+CALIBRATED = ("hindfoot_angle", "bohler_angle", "calcaneal_pitch")
 
 FIXED_SHAPE = ShapeParams(scale=1.05, global_amplitude_mm=1.5, bone_amplitude_mm=0.3)
 
@@ -138,19 +139,21 @@ def test_no_two_bones_overlap_after_posing(pathology):
     assert deep == {}, f"overlapping bones: {deep}"
 
 
-def test_same_seed_same_case_other_seed_other_anatomy():
-    a = simulate_case(np.random.default_rng(21), spacing=2.0)
-    b = simulate_case(np.random.default_rng(21), spacing=2.0)
-    c = simulate_case(np.random.default_rng(22), spacing=2.0)
-    assert np.array_equal(a.ct.array, b.ct.array)
-    assert np.array_equal(a.feet[0].landmarks_full.points, b.feet[0].landmarks_full.points)
-    shift = np.linalg.norm(a.feet[0].landmarks_full.points - c.feet[0].landmarks_full.points, axis=1)
-    assert np.nanmedian(shift) > 2.0
+def test_same_seed_same_anatomy_other_seed_other_anatomy():
+    # (Byte-identical images for one seed are checked by the data set test below.)
+    def truth(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        skeleton, floor = make_foot(sample_pose("normal", rng), sample_shape(rng), rng)
+        return landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches()).points
+
+    a, b, c = truth(21), truth(21), truth(22)
+    assert np.array_equal(a, b)
+    assert np.median(np.linalg.norm(a - c, axis=1)) > 2.0
 
 
 def test_cli_writes_a_consistent_data_set_independent_of_workers(tmp_path):
     out1, out2 = tmp_path / "one", tmp_path / "two"
-    common = ["--n", "2", "--seed", "4", "--spacing", "2.0", "--bilateral-fraction", "0.5", "--quiet"]
+    common = ["--n", "2", "--seed", "4", "--spacing", "2.0", "--bilateral-fraction", "0", "--quiet"]
     assert main(["simulate", "--out", str(out1), "--workers", "1", *common]) == 0
     assert main(["simulate", "--out", str(out2), "--workers", "2", *common]) == 0
     doc = json.loads((out1 / "dataset.json").read_text())
@@ -191,3 +194,14 @@ def test_unwritable_output_fails_cleanly(tmp_path, capsys):
     assert "footalign: error" in err and "Traceback" not in err
     assert blocker.read_text() == "not a folder"
     assert not Path(str(blocker) + "/ds").exists()
+
+
+def test_landmarks_from_a_label_map_match_the_mesh_ground_truth():
+    from footalign.simulate.mesh_landmarks import landmarks_from_label_map
+
+    case = simulate_case(np.random.default_rng(11), spacing=1.0, side="left", truncate_probability=0.0)
+    foot = case.feet[0]
+    found = landmarks_from_label_map(case.labels, foot.side, case.floor)
+    error = np.linalg.norm(found.points - foot.landmarks_full.points, axis=1)
+    assert np.median(error) < 1.5
+    assert np.sum(error < 3.0) >= 19, dict(zip([s.name for s in LANDMARKS], error.round(1), strict=True))

@@ -68,12 +68,12 @@ def write_predictions(out_dir: Path, preds: list[FootLandmarks], ids: list[str])
 
 
 def evaluate_predictions(preds: list[FootLandmarks], gts: list[FootLandmarks], ids: list[str],
-                         out_dir: str | Path, *, title: str) -> dict[str, Any]:
+                         out_dir: str | Path, *, title: str, plots: bool = True) -> dict[str, Any]:
     """Evaluation report (footalign.evaluation) plus the predictions and a timing summary."""
     out = ensure_writable_dir(out_dir)
     write_predictions(out, preds, ids)
     evaluation = evaluate_landmarks(preds, gts, case_ids=ids)
-    write_evaluation_report(evaluation, out, title=title)
+    write_evaluation_report(evaluation, out, title=title, plots=plots)
     timing = np.array([[p.meta["timing"]["stage1"], p.meta["timing"]["stage2"]] for p in preds])
     summary = {
         "n_feet": len(preds),

@@ -62,6 +62,9 @@ def save_bundle(
     write_text_atomic(out / CHECKSUMS_FILE, json.dumps({"sha256": checksums}, indent=2) + "\n")
     if card is not None:
         write_text_atomic(out / CARD_FILE, card)
+    for name in (WEIGHTS_FILE, CONFIG_FILE, CHECKSUMS_FILE, CARD_FILE):
+        if (out / name).exists():
+            (out / name).chmod(0o644)  # temp files are created private; a bundle is shared data
     return out
 
 

@@ -12,7 +12,7 @@ from footalign.anatomy import LANDMARK_NAMES
 CONFIG_SCHEMA = "footalign.model"
 CONFIG_VERSION = 1
 
-# Stage 1 sees the whole foot at 5 mm (240 x 320 x 240 mm, long axis along LPS y); stage 2 sees a
+# Stage 1 sees the whole foot at 6 mm (240 x 336 x 240 mm, long axis along LPS y); stage 2 sees a
 # 24 mm cube at 1 mm. Sizes chosen by timing on 2 CPU cores (docs/model.md).
 DEFAULT_CONFIG: dict[str, Any] = {
     "schema": CONFIG_SCHEMA,
@@ -20,8 +20,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "landmarks": list(LANDMARK_NAMES),
     "intensity": {"hu_min": -1000.0, "hu_max": 2000.0, "background_hu": -1000.0},
     "stage1": {
-        "spacing_mm": 5.0,
-        "shape": [48, 64, 48],
+        "spacing_mm": 6.0,
+        "shape": [40, 56, 40],
         "channels": [8, 16, 32, 64],
         "num_res_units": 1,
         "sigma_mm": 6.0,
@@ -46,9 +46,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "lr": 2e-3,
         "weight_decay": 1e-5,
         "batch1": 2,
-        "batch2": 16,
+        "batch2": 12,
         "steps2_per_step1": 1,
-        "js_weight": 0.5,
+        "heatmap_weight": 0.5,
         "val_every": 1,
         "threads": 2,
         "aug": {

@@ -25,6 +25,7 @@ def cross_validate(
     epochs: int | None = None,
     folds: list[int] | None = None,
     resume: bool = True,
+    plots: bool = True,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Train ``out_dir/fold_K`` for every fold, predict its validation cases, evaluate them together.
@@ -50,7 +51,7 @@ def cross_validate(
         gts += g
         ids += i
     summary = evaluate_predictions(preds, gts, ids, out / "evaluation",
-                                   title=f"{len(chosen)}-fold cross-validation ({dataset.root.name})")
+                                   title=f"{len(chosen)}-fold cross-validation ({dataset.root.name})", plots=plots)
     console.print(f"cross-validation: {summary['n_feet']} held-out feet, mean error "
                   f"{summary['overall']['mean_error_mm']:.2f} mm -> {out / 'evaluation'}")
     return summary

@@ -63,12 +63,14 @@ def read_dataset(path: str | Path) -> Dataset:
         Missing/invalid ``dataset.json``, unknown landmark names, or a referenced file missing.
     """
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: data set folder not found (expected a folder with dataset.json)")
     file = path / "dataset.json" if path.is_dir() else path
     root = file.parent
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{file}: data set description not found") from None
+        raise InputError(f"{path}: no dataset.json in this folder") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{file}: not a readable dataset.json ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != "footalign.dataset":

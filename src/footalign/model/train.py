@@ -285,7 +285,7 @@ def train_model(
                     idx = rng.choice(len(train_feet), size=int(tcfg["batch1"]))
                 x, pts, valid = stage1_batch([train_feet[i] for i in idx], config, rng, augment=True)
                 loss, dist = heatmap_loss(net1(x), pts, valid, spacing_mm=float(s1["spacing_mm"]),
-                                          sigma_mm=float(s1["sigma_mm"]), js_weight=float(tcfg["js_weight"]))
+                                          sigma_mm=float(s1["sigma_mm"]), heatmap_weight=float(tcfg["heatmap_weight"]))
                 opts[0].zero_grad()
                 loss.backward()
                 opts[0].step()
@@ -296,7 +296,7 @@ def train_model(
                     chosen = [pairs[i] for i in rng.choice(len(pairs), size=int(tcfg["batch2"]))]
                     x, pts, valid = stage2_batch(train_feet, chosen, config, rng, augment=True)
                     loss, dist = heatmap_loss(net2(x), pts, valid, spacing_mm=float(s2["spacing_mm"]),
-                                              sigma_mm=float(s2["sigma_mm"]), js_weight=float(tcfg["js_weight"]))
+                                              sigma_mm=float(s2["sigma_mm"]), heatmap_weight=float(tcfg["heatmap_weight"]))
                     opts[1].zero_grad()
                     loss.backward()
                     opts[1].step()

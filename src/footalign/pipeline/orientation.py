@@ -79,7 +79,8 @@ def long_axis_2d(points_xy: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def estimate_pose(analysis: ScanAnalysis, bone: np.ndarray, *,
-                  floor: FloorPlane | None = None, upside_down: bool = False) -> Pose:
+                  floor: FloorPlane | None = None, upside_down: bool = False,
+                  align_long_axis: bool = True) -> Pose:
     """Canonical pose of one foot: up from the platform (else scanner +z), long axis from bone.
 
     Parameters
@@ -88,6 +89,7 @@ def estimate_pose(analysis: ScanAnalysis, bone: np.ndarray, *,
     bone : this foot's bone mask on the analysis grid.
     floor : the detected platform, if any (its normal is the up direction).
     upside_down : the scan was found stored upside down (up is scanner -z).
+    align_long_axis : also turn the foot about the vertical so its long axis points along -y.
     """
     pts = analysis.points(bone)
     if floor is not None:
@@ -104,7 +106,7 @@ def estimate_pose(analysis: ScanAnalysis, bone: np.ndarray, *,
     height = tilted[:, 2] - tilted[:, 2].min()
     foot = tilted[height <= FOOT_HEIGHT_MM]
     yaw = 0.0
-    if len(foot) >= 10:
+    if align_long_axis and len(foot) >= 10:
         axis, elongation = long_axis_2d(foot[:, :2])
         if elongation >= MIN_ELONGATION:
             # angle of the foot axis from -y (anterior), positive towards +x

@@ -27,7 +27,11 @@ from footalign.pipeline.floor import detect_platform
 from footalign.pipeline.orientation import Pose, crop_canonical, estimate_pose, looks_upside_down
 from footalign.pipeline.qc import QCWarning, confidence_warnings, implausible_distances, side_consistency
 
-FOV_EDGE_MM = 2.0  # a predicted centre this close to the FOV boundary sits on cut-off bone
+FOV_EDGE_MM = 2.0  # a predicted point this close to the FOV boundary may sit on cut-off bone
+# Centres of heads and bases: the structure extends about this far around the point, so a
+# field-of-view edge closer than that cuts the very bone the centre is fitted to.
+CENTRE_RADIUS_MM: dict[str, float] = {"TAL_HEAD": 12.0, "M1_BASE": 8.0, "M1_HEAD": 9.0, "M2_BASE": 6.0,
+                                      "M2_HEAD": 7.0, "M5_HEAD": 7.0, "P1_BASE": 8.0, "P1_HEAD": 7.0}
 
 
 class LandmarkPredictor(Protocol):
@@ -74,20 +78,21 @@ def fov_distance_map(analysis: ScanAnalysis) -> np.ndarray:
 
 def fov_status(points: np.ndarray, image: Image, analysis: ScanAnalysis,
                distance: np.ndarray) -> list[str]:
-    """Per point: ``"outside_fov"`` (outside the volume or its reconstructed field of view),
-    ``"fov_edge"`` (within :data:`FOV_EDGE_MM` of it), else ``"ok"``; NaN points → ``"outside_fov"``."""
+    """Per landmark: ``"outside_fov"`` (outside the volume or its reconstructed field of view),
+    ``"fov_edge"`` (within :data:`FOV_EDGE_MM` of it, or within the radius of the head/base whose
+    centre it is), else ``"ok"``; NaN points → ``"outside_fov"``."""
     status = []
     inside_volume = image.contains(np.nan_to_num(points, nan=1e9))
     idx = np.rint(analysis.image.physical_to_index(np.nan_to_num(points, nan=-1e9))).astype(int)
     upper = np.asarray(analysis.valid.shape) - 1
-    for p, inside, i in zip(points, inside_volume, idx, strict=True):
+    for name, p, inside, i in zip(LANDMARK_NAMES, points, inside_volume, idx, strict=True):
         if not np.all(np.isfinite(p)) or not inside or np.any(i < 0) or np.any(i > upper):
             status.append("outside_fov")
             continue
         d = distance[tuple(i)]
         # The coarse map is quantised: half a voxel of slack before calling a point outside.
-        status.append("outside_fov" if d <= 0.0 else "fov_edge" if d <= FOV_EDGE_MM + 0.5 * analysis.spacing
-                      else "ok")
+        edge = max(FOV_EDGE_MM, CENTRE_RADIUS_MM.get(name, 0.0)) + 0.5 * analysis.spacing
+        status.append("outside_fov" if d <= 0.0 else "fov_edge" if d <= edge else "ok")
     return status
 
 
@@ -124,9 +129,16 @@ def off_bone_warnings(foot: FootLandmarks, analysis: ScanAnalysis, bone: np.ndar
     slice by slice (a tibia cut by the field of view is an open tube). The check is meant to
     catch gross errors, not millimetres.
     """
-    near = ndimage.binary_dilation(bone, iterations=max(1, round(20.0 / analysis.spacing)))
+    # Work in the foot's bounding box (+ 25 mm): the rest of the scan cannot change the answer.
+    pad = round(25.0 / analysis.spacing)
+    idx = np.argwhere(bone)
+    lo = np.maximum(idx.min(axis=0) - pad, 0)
+    hi = np.minimum(idx.max(axis=0) + pad + 1, bone.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    sub_bone, values = bone[box], analysis.image.array[box]
+    near = ndimage.binary_dilation(sub_bone, iterations=max(1, round(20.0 / analysis.spacing)))
     level = 0.5 * (analysis.soft_tissue_hu + analysis.bone_threshold_hu)
-    closed = ndimage.binary_closing(bone | (near & (analysis.image.array > level)), iterations=1)
+    closed = ndimage.binary_closing(sub_bone | (near & (values > level)), iterations=1)
     solid = closed.copy()
     for axis in range(3):
         plane = np.zeros((3, 3, 3), bool)
@@ -135,17 +147,36 @@ def off_bone_warnings(foot: FootLandmarks, analysis: ScanAnalysis, bone: np.ndar
         plane[tuple(index)] = ndimage.generate_binary_structure(2, 1)
         solid |= ndimage.binary_fill_holes(closed, structure=plane)
     distance = ndimage.distance_transform_edt(~solid, sampling=analysis.spacing)
-    upper = np.asarray(bone.shape) - 1
     far = []
     for name, p in zip(LANDMARK_NAMES, foot.points, strict=True):
         if not np.all(np.isfinite(p)):
             continue
-        i = np.clip(np.rint(analysis.image.physical_to_index(p)).astype(int), 0, upper)
-        if distance[tuple(i)] > OFF_BONE_MM:
+        i = np.rint(analysis.image.physical_to_index(p)).astype(int) - lo
+        if np.any(i < 0) or np.any(i >= distance.shape):
+            far.append(f"{name} (> 25 mm)")
+        elif distance[tuple(i)] > OFF_BONE_MM:
             far.append(f"{name} ({distance[tuple(i)]:.0f} mm)")
     if not far:
         return []
     return [QCWarning("off_bone", "warning", "landmark(s) away from any bone, check them: " + ", ".join(far))]
+
+
+def foot_region_points(analysis: ScanAnalysis, bone: np.ndarray, *, floor: FloorPlane | None,
+                       x_limits: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
+    """LPS points whose bounding box is this foot's region: its bone and its skin envelope.
+
+    The soft-tissue envelope bounds every bone even when some bones are too faint for the bone
+    mask (low-contrast scans). Only tissue above the floor (or at most 25 mm below the lowest
+    bone) and within ``x_limits`` (the other foot's side excluded) counts.
+    """
+    pts = analysis.points(bone)
+    body = analysis.points(analysis.body)
+    keep = (body[:, 0] >= x_limits[0]) & (body[:, 0] <= x_limits[1])
+    if floor is not None:
+        keep &= floor.height(body) > 2.0  # the platform is not the foot
+    else:
+        keep &= body[:, 2] >= pts[:, 2].min() - 25.0
+    return np.vstack([pts, body[keep]])
 
 
 def _mean_confidence(foot: FootLandmarks) -> float:
@@ -234,6 +265,7 @@ def predict_scan(
     crop_spacing: float | None = None,
     analysis_spacing: float = 2.0,
     layout: ScanLayout | None = None,
+    align_long_axis: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -248,6 +280,8 @@ def predict_scan(
         finest spacing, clipped to [0.6, 2.0] mm (the model resamples to its own grids).
     analysis_spacing : voxel size (mm) of the coarse grid used to find feet, sides and floor.
     layout : the result of :func:`locate_feet` if already computed.
+    align_long_axis : turn each foot about the vertical so it points along -y for the model
+        (else only the tilt is corrected).
     progress : called with a short line at each step (for the CLI).
 
     Returns
@@ -275,10 +309,20 @@ def predict_scan(
     timings["fov"] = round(time.perf_counter() - t, 4)
     feet: list[FootResult] = []
     timings["model"] = 0.0
+    # Each foot's region stops half-way to the other foot.
+    centres = {id(r): float(analysis.points(r.bone)[:, 0].mean()) for r in regions}
+    x_limits: dict[int, tuple[float, float]] = {}
+    for r in regions:
+        others = [c for k, c in centres.items() if k != id(r)]
+        lo = max([0.5 * (c + centres[id(r)]) for c in others if c < centres[id(r)]], default=-np.inf)
+        hi = min([0.5 * (c + centres[id(r)]) for c in others if c > centres[id(r)]], default=np.inf)
+        x_limits[id(r)] = (lo, hi)
     for region in regions:
         t_foot = time.perf_counter()
-        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=layout.upside_down)
-        crop = crop_canonical(image, pose, analysis.points(region.bone), spacing=crop_spacing)
+        pose = estimate_pose(analysis, region.bone, floor=floor, upside_down=layout.upside_down,
+                             align_long_axis=align_long_axis)
+        region_points = foot_region_points(analysis, region.bone, floor=floor, x_limits=x_limits[id(region)])
+        crop = crop_canonical(image, pose, region_points, spacing=crop_spacing, margin_mm=10.0)
         timings["crop"] = round(timings.get("crop", 0.0) + time.perf_counter() - t_foot, 4)
         t_model = time.perf_counter()
         say(f"predicting the {region.side} foot ({crop.shape[0]}x{crop.shape[1]}x{crop.shape[2]} voxels)")

@@ -103,8 +103,18 @@ def foot_section(result: ScanResult, foot: FootResult) -> str:
     slices = landmark_slices_png(foot.crop, canonical, list(foot.landmarks.status or []))
     surface = surface_3d_png(foot.crop, canonical, threshold=result.analysis.bone_threshold_hu)
     foot.landmarks.meta.setdefault("timing", {})["report_figures"] = round(time.perf_counter() - t0, 3)
+    status = list(foot.landmarks.status or [])
+    n_marked = sum(foot.landmarks.has(n) for n in LANDMARK_NAMES)
+    n_measured = sum(np.isfinite(v) for v in foot.measurements.values.values())
+    n_flagged = sum(foot.measurements.out_of_range().values())
+    n_warnings = sum(w.severity == "warning" for w in foot.qc)
+    glance = (f"<p><b>At a glance:</b> {n_marked} of {len(LANDMARK_NAMES)} landmarks marked "
+              f"({status.count('outside_fov')} outside the field of view, {status.count('fov_edge')} at its edge, "
+              f"{status.count('low_confidence')} low confidence); {n_measured} of {len(MEASUREMENTS)} "
+              f"measurements, {n_flagged} outside the normal range; {n_warnings} QC warning(s); floor: "
+              f"{html.escape(foot.measurements.floor_source or 'none')}.</p>")
     return f"""
-<h2>{foot.side.capitalize()} foot</h2>
+<h2>{foot.side.capitalize()} foot</h2>{glance}
 <p class='muted'>Side from: {html.escape(foot.region.side_source)}. Orientation: up from
 {html.escape(foot.pose.up_source)}, tilt {foot.pose.tilt_deg:.1f}°, yaw {foot.pose.yaw_deg:.1f}°
 (pictures are drawn upright in this foot's frame; coordinates in the tables are the scan's LPS mm).</p>

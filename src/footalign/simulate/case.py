@@ -19,7 +19,7 @@ from footalign.landmarks import FloorPlane, FootLandmarks
 from footalign.simulate.mesh_landmarks import articular_patches, landmarks_from_meshes
 from footalign.simulate.pose import PoseParams, pose_skeleton
 from footalign.simulate.render import RenderParams, render_scene
-from footalign.simulate.shape import ShapeParams, bone_length, deform
+from footalign.simulate.shape import ShapeParams, bone_length, deform, talus_shape_files
 from footalign.simulate.templates import Skeleton, base_skeleton
 from footalign.simulate.voxelize import Grid
 
@@ -30,8 +30,8 @@ DEFAULT_MIX: dict[str, float] = {"normal": 0.4, "cavus": 0.15, "planovalgus": 0.
 
 # Joint angles that bring the (supinated, plantarflexed) cadaver template to a normal standing
 # alignment; calibrated against the ANATOMY.md normal ranges (docs/simulation.md).
-NEUTRAL_POSE = PoseParams(hallux_valgus=-20.5, first_ray_varus=-8.0, midfoot_plantarflexion=17.4,
-                          forefoot_abduction=-7.0, subtalar_eversion=-2.0, forefoot_pronation=49.8,
+NEUTRAL_POSE = PoseParams(hallux_valgus=-20.5, first_ray_varus=-10.0, midfoot_plantarflexion=26.5,
+                          forefoot_abduction=10.5, subtalar_eversion=-7.4, forefoot_pronation=30.2,
                           hindfoot_target=5.0, tibia_lean=4.0)
 # Foot length (heel to hallux tip, skin) = bone length + this soft-tissue allowance.
 SKIN_LENGTH_MM = 15.0
@@ -101,7 +101,10 @@ def sample_shape(rng: np.random.Generator) -> ShapeParams:
     """Foot size 220-290 mm and warp amplitudes."""
     _, _, length = _template()
     target = rng.uniform(220.0, 290.0)
+    n_tali = len(talus_shape_files())
+    talus = int(rng.integers(n_tali)) if n_tali and rng.random() < 0.85 else -1
     return ShapeParams(scale=(target - SKIN_LENGTH_MM) / length, width_scale=rng.uniform(0.93, 1.07),
+                       talus_shape=talus, talus_blend=float(rng.uniform(0.4, 0.9)) if talus >= 0 else 0.0,
                        height_scale=rng.uniform(0.95, 1.05), global_amplitude_mm=rng.uniform(0.5, 1.5),
                        bone_amplitude_mm=rng.uniform(0.2, 0.4), global_width_mm=60.0)
 
@@ -116,8 +119,8 @@ def sample_render(rng: np.random.Generator) -> RenderParams:
     u = rng.uniform
     return RenderParams(
         cortical_hu=u(750, 1350), cortical_mm=u(0.8, 1.6), cancellous_hu=u(180, 380),
-        trabecular_hu=u(80, 170), marrow_hu=u(-70, 40), muscle_hu=u(30, 60), fat_hu=u(-120, -85),
-        envelope_mm=u(6, 11), fat_layer_mm=u(4, 9), fat_bias=u(0.0, 0.35), leg_flare=u(0.12, 0.3),
+        trabecular_hu=u(90, 200), marrow_hu=u(-70, 40), muscle_hu=u(30, 60), fat_hu=u(-120, -85),
+        envelope_mm=u(6, 11), toe_envelope_mm=u(3, 5.5), fat_layer_mm=u(4, 9), fat_bias=u(0.0, 0.35), leg_flare=u(0.12, 0.3),
         platform_mm=u(4, 14), platform_hu=u(80, 320), platform_visible=bool(rng.random() < 0.8),
         blur_mm=u(0.45, 0.95), noise_hu=u(12, 40), cupping_hu=u(0, 70), hu_offset=u(-25, 25),
         hu_gain=u(0.95, 1.05), outside_fov_hu=float(rng.choice([-1000.0, -1019.0, -1024.0])))

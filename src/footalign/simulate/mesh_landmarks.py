@@ -127,6 +127,83 @@ def articular_patches(meshes: dict[str, trimesh.Trimesh]) -> dict[tuple[str, str
             for a, b in ARTICULAR_PAIRS if a in meshes and b in meshes}
 
 
+def _icp(moving: np.ndarray, fixed_tree: cKDTree, fixed: np.ndarray, init: np.ndarray, *,
+         iterations: int) -> tuple[np.ndarray, float]:
+    """Similarity ICP from ``init`` (4x4); returns the transform and the mean residual (mm)."""
+    from footalign.simulate.templates import umeyama
+
+    transform = init.copy()
+    for _ in range(iterations):
+        current = moving @ transform[:3, :3].T + transform[:3, 3]
+        _, idx = fixed_tree.query(current)
+        step = umeyama(current, fixed[idx], scale=True)
+        transform = step @ transform
+    current = moving @ transform[:3, :3].T + transform[:3, 3]
+    dist, _ = fixed_tree.query(current)
+    return transform, float(dist.mean())
+
+
+def register_bone(template: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Similarity transform (4x4) of a template bone's vertices onto a target bone's vertices:
+    principal-axis starts (the four proper sign choices), ICP from each, the best one refined."""
+    tree = cKDTree(target)
+    mt, mu = template.mean(axis=0), target.mean(axis=0)
+    ut = np.linalg.svd(template - mt, full_matrices=False)[2].T
+    uu = np.linalg.svd(target - mu, full_matrices=False)[2].T
+    scale = np.sqrt(((target - mu) ** 2).sum(axis=1).mean() / ((template - mt) ** 2).sum(axis=1).mean())
+    best = (np.eye(4), np.inf)
+    sub = template[:: max(1, len(template) // 800)]
+    for signs in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
+        rot = uu @ np.diag(signs) @ ut.T
+        if np.linalg.det(rot) < 0:
+            rot = uu @ np.diag(np.array(signs) * [1, 1, -1]) @ ut.T
+        init = np.eye(4)
+        init[:3, :3] = scale * rot
+        init[:3, 3] = mu - scale * rot @ mt
+        transform, residual = _icp(sub, tree, target, init, iterations=15)
+        if residual < best[1]:
+            best = (transform, residual)
+    return _icp(template, tree, target, best[0], iterations=20)[0]
+
+
+def atlas_patches(meshes: dict[str, trimesh.Trimesh]) -> dict[tuple[str, str], np.ndarray]:
+    """Articular patches of a user's (right-looking) bones, transferred from the template: each
+    template bone is registered onto the user's bone and its patch vertices mapped to the
+    nearest user vertices. Works when bones touch or are segmented with uneven gaps, where
+    proximity alone picks the wrong surface."""
+    from footalign.simulate.templates import _base_skeleton_cached
+
+    template = _base_skeleton_cached().meshes
+    template_patches = _template_patches()
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for bone in {a for a, _ in ARTICULAR_PAIRS}:
+        if bone not in meshes:
+            continue
+        target = np.asarray(meshes[bone].vertices)
+        transform = register_bone(np.asarray(template[bone].vertices), target)
+        moved = np.asarray(template[bone].vertices) @ transform[:3, :3].T + transform[:3, 3]
+        tree = cKDTree(target)
+        for (a, b), idx in template_patches.items():
+            if a != bone or b not in meshes:
+                continue
+            _, nearest = tree.query(moved[idx])
+            # Every user vertex near the mapped patch belongs to it (meshes differ in density).
+            near = tree.query_ball_point(moved[idx], r=1.5)
+            out[(a, b)] = np.unique(np.concatenate([nearest, *[np.asarray(n, dtype=int) for n in near]]))
+    return out
+
+
+_TEMPLATE_PATCH_CACHE: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+
+
+def _template_patches() -> dict[tuple[str, str], np.ndarray]:
+    if "patches" not in _TEMPLATE_PATCH_CACHE:
+        from footalign.simulate.templates import _base_skeleton_cached
+
+        _TEMPLATE_PATCH_CACHE["patches"] = articular_patches(_base_skeleton_cached().meshes)
+    return _TEMPLATE_PATCH_CACHE["patches"]
+
+
 def support_plane(meshes: dict[str, trimesh.Trimesh], *, up_hint: np.ndarray | None = None) -> FloorPlane:
     """The plane the skeleton stands on: the bottom facet of the convex hull of the calcaneus
     and the distal thirds of the metatarsals that touches both the heel and the forefoot,
@@ -311,6 +388,7 @@ def landmarks_from_meshes(
     *,
     patches: dict[tuple[str, str], np.ndarray] | None = None,
     tibia_top_height_mm: float | None = None,
+    patch_method: str = "atlas",
 ) -> FootLandmarks:
     """The 22 ANATOMY.md landmarks of one foot from its bone surfaces (LPS mm).
 
@@ -323,7 +401,9 @@ def landmarks_from_meshes(
     floor : the weight-bearing floor; when ``None`` the bones' own support plane (convex hull
         under the calcaneus and metatarsals) is used and recorded with source ``"tripod"``.
     patches : articular surface vertex indices per (bone, neighbour), e.g. computed once by
-        :func:`articular_patches` on a neutral pose; computed from proximity when ``None``.
+        :func:`articular_patches` on a neutral pose. When ``None`` they are found by
+        ``patch_method``: ``"atlas"`` (default; transferred from the template bones by
+        registration, :func:`atlas_patches`) or ``"proximity"`` (bone-to-bone distance).
     tibia_top_height_mm : height (along the floor normal, above the floor) of the top of the
         field of view; TIB_PROX then moves down to the most proximal complete section.
 
@@ -350,7 +430,7 @@ def landmarks_from_meshes(
     if work_floor is None:
         work_floor = support_plane(work)
     if patches is None:
-        patches = articular_patches(work)
+        patches = atlas_patches(work) if patch_method == "atlas" else articular_patches(work)
     top = None
     if tibia_top_height_mm is not None:
         top = float(work_floor.point @ work_floor.normal) + float(tibia_top_height_mm)

@@ -296,25 +296,27 @@ def _followers(name: str) -> tuple[str, ...]:
 
 
 def separate_bones(meshes: dict[str, trimesh.Trimesh], *, spacing: float = 0.8, max_push_mm: float = 6.0,
-                   step_mm: float = 0.3, rounds: int = 3) -> dict[tuple[str, str], float]:
+                   step_mm: float = 0.3, rounds: int = 3, allowed_depth_voxels: float = 0.0) -> dict[tuple[str, str], float]:
     """Push overlapping bones apart (in place): the later bone of each overlapping pair moves
     away from the other along the line between their centroids (sideways for the leg) until
-    the overlap is at most one voxel thick. Returns the push (mm) applied per pair."""
+    their overlap is at most ``allowed_depth_voxels`` thick on a ``spacing`` lattice (0: no
+    shared voxel). Returns the push (mm) applied per pair."""
     masks = BoneMasks(meshes, spacing)
     pushes: dict[tuple[str, str], float] = {}
     # A push can create a new overlap further along the chain: a few rounds settle it.
     for _ in range(rounds):
-        found = overlap_depths(meshes, min_depth_voxels=1.0, masks=masks)
+        found = overlap_depths(meshes, min_depth_voxels=allowed_depth_voxels, masks=masks)
         if not found:
             break
         for (a, b) in sorted(found, key=lambda pair: min(_CHAIN_RANK.get(n, 99) for n in pair)):
             pushes[tuple(sorted((a, b), key=lambda n: _CHAIN_RANK.get(n, 99)))] = _push_apart(
-                meshes, masks, a, b, spacing=spacing, max_push_mm=max_push_mm, step_mm=step_mm)
+                meshes, masks, a, b, spacing=spacing, max_push_mm=max_push_mm, step_mm=step_mm,
+                allowed_depth_voxels=allowed_depth_voxels)
     return pushes
 
 
 def _push_apart(meshes: dict[str, trimesh.Trimesh], masks: BoneMasks, a: str, b: str, *, spacing: float,
-            max_push_mm: float, step_mm: float) -> float:
+                max_push_mm: float, step_mm: float, allowed_depth_voxels: float) -> float:
     """Move the later bone of the pair (a, b) out of the other; returns the distance moved."""
     fixed, moving = sorted((a, b), key=lambda n: _CHAIN_RANK.get(n, 99))
     direction = meshes[moving].vertices.mean(axis=0) - meshes[fixed].vertices.mean(axis=0)
@@ -328,7 +330,7 @@ def _push_apart(meshes: dict[str, trimesh.Trimesh], masks: BoneMasks, a: str, b:
     direction /= np.linalg.norm(direction)
     total = 0.0
     for _ in range(4):
-        if masks.depth(a, b) <= 1.0:
+        if masks.depth(a, b) <= allowed_depth_voxels:
             break
         # Distance that clears the deepest vertex of either bone inside the other.
         need = max(masks.exit_distance(fixed, meshes[moving].vertices, direction, max_mm=max_push_mm),

@@ -65,3 +65,47 @@ def write_preview(image: Image, feet: list[FootLandmarks], path: str | os.PathLi
         fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return Path(path)
+
+
+def write_gallery(path: str | os.PathLike[str], *, seed: int = 0, spacing: float = 1.0) -> Path:
+    """One simulated right foot per pathology (same anatomy): lateral and top MIPs, landmarks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from footalign.geometry.measurements import measure_foot
+    from footalign.simulate.case import PATHOLOGIES, sample_pose, sample_render, sample_shape, simulate_case
+
+    shape = sample_shape(np.random.default_rng(seed))
+    render = sample_render(np.random.default_rng(seed + 1))
+    fig, axes = plt.subplots(2, len(PATHOLOGIES), figsize=(4 * len(PATHOLOGIES), 7), constrained_layout=True)
+    for col, pathology in enumerate(PATHOLOGIES):
+        pose = sample_pose(pathology, np.random.default_rng(seed + 2))
+        case = simulate_case(np.random.default_rng(seed + 3), spacing=spacing, side="right", pathology=pathology,
+                             truncate_probability=0.0, pose=pose, shape=shape, render=render)
+        arr = case.ct.array.astype(np.float32)
+        foot = case.feet[0]
+        idx = case.ct.physical_to_index(foot.landmarks.points)
+        values = measure_foot(foot.landmarks_full).values
+        sagittal = arr.max(axis=0).T[::-1]
+        axes[0, col].imshow(sagittal, cmap="gray", vmin=-400, vmax=1400, aspect="equal")
+        axes[0, col].scatter(idx[:, 1], arr.shape[2] - 1 - idx[:, 2], s=6, c="r")
+        axes[0, col].set_title(f"{pathology}\nhindfoot {values['hindfoot_angle']:.0f}°, Meary {values['meary_angle']:.0f}°, "
+                               f"pitch {values['calcaneal_pitch']:.0f}°", fontsize=9)
+        axes[1, col].imshow(arr.max(axis=2).T, cmap="gray", vmin=-400, vmax=1400, aspect="equal")
+        axes[1, col].scatter(idx[:, 0], idx[:, 1], s=6, c="r")
+        axes[1, col].set_title(f"HVA {values['hallux_valgus_angle']:.0f}°, IMA {values['intermetatarsal_1_2']:.0f}°, "
+                               f"TNCA {values['tnca']:.0f}°", fontsize=9)
+        for ax in axes[:, col]:
+            ax.set_axis_off()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=70)
+    plt.close(fig)
+    return Path(path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_gallery(sys.argv[1], seed=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
