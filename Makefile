@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/footalign measure --output demo_output/measurements.csv
+	$(VENV)/bin/footalign demo --output demo_output
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q

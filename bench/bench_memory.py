@@ -3,7 +3,7 @@
 Volumes: one simulated single-foot scan (1.0 mm, seed 9201) resampled onto cubic grids of
 N³ voxels covering the same field of view (N = 128 … 512, and 640 to see what happens above
 512³). Each volume is predicted in a fresh process (``bench/predict_probe.py``: read +
-``predict_scan``), whose own ``ru_maxrss`` is its peak resident memory.
+``predict_scan``), whose own ``VmHWM`` (peak resident set size) is its peak memory.
 
 Batch (``run_batch``, its own stage): ``footalign predict FOLDER --output OUT`` over the six
 0.8 mm test scans (a fresh process, model loaded once), reported as scans per hour.

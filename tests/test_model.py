@@ -276,3 +276,15 @@ def test_cli_bad_model_folder_exits_with_model_error(tmp_path, capsys):
                  "--output", str(tmp_path / "out"), "--quiet"])
     assert code == 3
     assert "model folder not found" in capsys.readouterr().err
+
+
+def test_shipped_model_loads_and_predicts_22_points():
+    from footalign.model.bundle import shipped_model_dir
+
+    if not (shipped_model_dir() / "weights.pt").exists():
+        pytest.skip("no shipped model in this checkout")
+    predictor = Predictor.from_folder()
+    assert (shipped_model_dir() / "weights.pt").stat().st_size < 20 * 1024 * 1024
+    foot = predictor.predict_foot(blob_image(_LATTICE), "left")
+    assert foot.points.shape == (N_LANDMARKS, 3) and len(foot.status) == N_LANDMARKS
+    assert set(foot.meta["timing"]) == {"stage1", "stage2"}

@@ -169,7 +169,7 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].plot(epochs, [r["train_loss1"] for r in rows], label="stage 1")
     axes[0].plot(epochs, [r["train_loss2"] for r in rows], label="stage 2")
-    axes[0].set(xlabel="epoch", ylabel="training loss (mm + JS)", title="Training loss")
+    axes[0].set(xlabel="epoch", ylabel="training loss (mm + KL)", title="Training loss")
     axes[0].legend()
     if any(np.isfinite(r.get("val_stage1_mm", np.nan)) for r in rows):
         axes[1].plot(epochs, [r.get("val_stage1_mm", np.nan) for r in rows], "o-", label="stage 1 (coarse grid)")

@@ -116,11 +116,12 @@ def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
     ScanAnalysis
     """
     lower, upper = physical_bounds(image)
-    half = 0.5 * np.abs(image.direction @ np.asarray(image.spacing))
-    # Rounded to 1 µm: headers that differ only by float noise (NIfTI vs DICOM of the same
-    # volume) must give the very same grid.
-    lower, upper = np.round(lower - half, 3), np.round(upper + half, 3)
-    shape = tuple(int(np.ceil((u - lo) / spacing)) + 1 for lo, u in zip(lower, upper, strict=True))
+    # Samples from the first voxel centre inwards, rounded to 1 µm and kept 0.01 mm off the
+    # volume's edge: headers that differ only by float noise (NIfTI vs DICOM of one volume)
+    # must give the very same samples, not an edge sample that is inside in one and outside in
+    # the other.
+    lower, upper = np.round(lower, 3) + 0.01, np.round(upper, 3) - 0.01
+    shape = tuple(int(np.floor((u - lo) / spacing)) + 1 for lo, u in zip(lower, upper, strict=True))
     fill = detect_fill_value(image.array)
     valid_src = image.array != fill if fill is not None else np.ones(image.shape, bool)
     # Smoothing before downsampling: a coarse grid should see averages, not aliased samples.

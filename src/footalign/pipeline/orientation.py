@@ -18,7 +18,8 @@ from footalign.landmarks import FloorPlane
 from footalign.pipeline.analysis import ScanAnalysis
 
 FOOT_HEIGHT_MM = 45.0  # bone below this height above the lowest bone: the foot, not the leg
-MIN_YAW_DEG = 3.0
+# Only a foot turned further than this is turned back (and only when asked: see predict_scan).
+MIN_YAW_DEG = 30.0
 MIN_ELONGATION = 1.4  # long axis trusted only when the footprint is clearly elongated
 
 
@@ -28,12 +29,15 @@ class Pose:
 
     ``rotation`` columns are the canonical x, y, z axes expressed in scan LPS; the rotation is
     about ``centre`` (scan LPS mm), so canonical q = c + Rᵀ (p − c) and p = c + R (q − c).
+    ``yaw_deg`` is the estimated turn of the foot's long axis from -y, ``turned_deg`` the part
+    of it that the rotation undoes, ``tilt_deg`` the angle between up and scanner +z.
     """
 
     rotation: np.ndarray
     centre: np.ndarray
     up_source: str = "scanner_z"
     yaw_deg: float = 0.0
+    turned_deg: float = 0.0
     tilt_deg: float = 0.0
 
     def to_canonical(self, points: np.ndarray) -> np.ndarray:
@@ -47,6 +51,7 @@ class Pose:
     def as_dict(self) -> dict:
         return {"rotation": self.rotation.round(6).tolist(), "centre": self.centre.round(3).tolist(),
                 "up_source": self.up_source, "yaw_deg": round(self.yaw_deg, 2),
+                "turned_deg": round(self.turned_deg, 2),
                 "tilt_deg": round(self.tilt_deg, 2)}
 
 
@@ -89,7 +94,9 @@ def estimate_pose(analysis: ScanAnalysis, bone: np.ndarray, *,
     bone : this foot's bone mask on the analysis grid.
     floor : the detected platform, if any (its normal is the up direction).
     upside_down : the scan was found stored upside down (up is scanner -z).
-    align_long_axis : also turn the foot about the vertical so its long axis points along -y.
+    align_long_axis : also turn the foot about the vertical so its long axis points along -y,
+        when it is turned more than :data:`MIN_YAW_DEG` (``yaw_deg`` records the estimate, the
+        rotation applied is in ``rotation``).
     """
     pts = analysis.points(bone)
     if floor is not None:
@@ -106,23 +113,22 @@ def estimate_pose(analysis: ScanAnalysis, bone: np.ndarray, *,
     height = tilted[:, 2] - tilted[:, 2].min()
     foot = tilted[height <= FOOT_HEIGHT_MM]
     yaw = 0.0
-    if align_long_axis and len(foot) >= 10:
+    if len(foot) >= 10:
         axis, elongation = long_axis_2d(foot[:, :2])
         if elongation >= MIN_ELONGATION:
             # angle of the foot axis from -y (anterior), positive towards +x
             yaw = float(np.degrees(np.arctan2(axis[0], -axis[1])))
-    if abs(yaw) < MIN_YAW_DEG:
-        yaw = 0.0
-    t = -np.radians(yaw)  # turn the foot axis (at angle `yaw` from -y) back onto -y
+    turn = yaw if align_long_axis and abs(yaw) >= MIN_YAW_DEG else 0.0
+    t = -np.radians(turn)  # turn the foot axis (at angle `yaw` from -y) back onto -y
     spin = np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, 0.0, 1.0]])
     to_canonical = spin @ tilt  # q - c = to_canonical @ (p - c)
     tilt_deg = float(np.degrees(np.arccos(np.clip(to_canonical[2] @ np.array([0, 0, 1.0]), -1, 1))))
     return Pose(rotation=to_canonical.T, centre=pts.mean(axis=0), up_source=up_source,
-                yaw_deg=yaw, tilt_deg=tilt_deg)
+                yaw_deg=yaw, turned_deg=turn, tilt_deg=tilt_deg)
 
 
-def looks_upside_down(bone: np.ndarray) -> bool:
-    """True when the bone is much wider at the top than at the bottom of the volume (z axis).
+def looks_upside_down(bone: np.ndarray, *, ratio: float = 4.0) -> bool:
+    """True when the bone is ``ratio`` times wider at the top than at the bottom (z axis).
 
     A standing foot is wide near the floor (tarsals, metatarsals) and narrow above (the leg).
     """
@@ -134,7 +140,7 @@ def looks_upside_down(bone: np.ndarray) -> bool:
     quarter = max(1, (hi - lo + 1) // 4)
     bottom = areas[lo:lo + quarter].mean()
     top = areas[hi + 1 - quarter:hi + 1].mean()
-    return bool(top > 2.0 * bottom)
+    return bool(top > ratio * bottom)
 
 
 def crop_canonical(image: Image, pose: Pose, bone_points: np.ndarray, *, spacing: float,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -229,6 +229,15 @@ class ScanLayout:
     timings: dict[str, float]
 
 
+def turned_upside_down(analysis: ScanAnalysis) -> ScanAnalysis:
+    """The analysis grid turned 180° about its x axis (y and z reversed), same grid geometry."""
+    def turn(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a[:, ::-1, ::-1])
+
+    return replace(analysis, image=analysis.image.with_array(turn(analysis.image.array)),
+                   valid=turn(analysis.valid), body=turn(analysis.body), bone=turn(analysis.bone))
+
+
 def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
                 analysis_spacing: float = 2.0) -> ScanLayout:
     """Check the content, find the feet (with sides) and the platform; no model needed.
@@ -245,13 +254,21 @@ def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
     regions = detect_feet(image, analysis, source=source, meta=image.meta, side=side)
     all_bone = np.logical_or.reduce([r.bone for r in regions])
     qc: list[QCWarning] = []
-    upside_down = looks_upside_down(all_bone)
-    if upside_down:
-        qc.append(QCWarning("orientation", "warning", "the scan looks stored upside down "
-                            "(wide bone at the top): treated as superior = scanner -z"))
     timings["feet"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
-    floor = None if upside_down else detect_platform(analysis, all_bone)
+    floor = detect_platform(analysis, all_bone)
+    upside_down = False
+    if floor is None:
+        # No platform under the feet: is there one above them (a volume stored upside down)?
+        # Without any platform only a very top-heavy bone distribution counts: a small field of
+        # view can make an upright foot look top-heavy.
+        if detect_platform(turned_upside_down(analysis), all_bone[:, ::-1, ::-1]) is not None:
+            upside_down, why = True, "the platform lies above the feet"
+        elif looks_upside_down(all_bone, ratio=4.0):
+            upside_down, why = True, "the bone is much wider at the top than at the bottom"
+        if upside_down:
+            qc.append(QCWarning("orientation", "warning", f"the scan looks stored upside down ({why}): "
+                                "treated as superior = scanner -z"))
     timings["floor"] = round(time.perf_counter() - t, 4)
     return ScanLayout(analysis, regions, floor, upside_down, qc, timings)
 
@@ -265,7 +282,7 @@ def predict_scan(
     crop_spacing: float | None = None,
     analysis_spacing: float = 2.0,
     layout: ScanLayout | None = None,
-    align_long_axis: bool = True,
+    align_long_axis: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -280,8 +297,9 @@ def predict_scan(
         finest spacing, clipped to [0.6, 2.0] mm (the model resamples to its own grids).
     analysis_spacing : voxel size (mm) of the coarse grid used to find feet, sides and floor.
     layout : the result of :func:`locate_feet` if already computed.
-    align_long_axis : turn each foot about the vertical so it points along -y for the model
-        (else only the tilt is corrected).
+    align_long_axis : also turn each foot turned > 30° about the vertical back to -y for the
+        model. Off by default: the bone's principal axis is a rough estimate of the long axis,
+        and on simulated scans turning made the model worse (docs/report.md).
     progress : called with a short line at each step (for the CLI).
 
     Returns

@@ -116,8 +116,9 @@ def foot_section(result: ScanResult, foot: FootResult) -> str:
     return f"""
 <h2>{foot.side.capitalize()} foot</h2>{glance}
 <p class='muted'>Side from: {html.escape(foot.region.side_source)}. Orientation: up from
-{html.escape(foot.pose.up_source)}, tilt {foot.pose.tilt_deg:.1f}°, yaw {foot.pose.yaw_deg:.1f}°
-(pictures are drawn upright in this foot's frame; coordinates in the tables are the scan's LPS mm).</p>
+{html.escape(foot.pose.up_source)}, tilt {foot.pose.tilt_deg:.1f}°; long axis turned {foot.pose.yaw_deg:.1f}°
+from anterior{f", rotated back by {foot.pose.turned_deg:.1f}°" if foot.pose.turned_deg else ""}
+(pictures are drawn in the frame the model saw; coordinates in the tables are the scan's LPS mm).</p>
 <h3>Quality control</h3>{_qc_list(foot.qc)}
 <h3>Measurements</h3>{measurement_table(foot)}
 <h3>Projections with landmarks and measurement axes</h3>{png_tag(mips, f"{foot.side} MIPs")}
