@@ -49,7 +49,8 @@ def machine_line(result: dict[str, Any]) -> str:
     v = m.get("versions", {})
     return (f"{m.get('cores')} cores ({m.get('cpu_model')}), {m.get('ram_gb')} GB RAM, {m.get('os')}; "
             f"Python {v.get('python')}, torch {v.get('torch')}, MONAI {v.get('monai')}; "
-            f"{m.get('date_utc')}, commit {m.get('git_commit')}, load average {m.get('load_average_1min')}"
+            f"{m.get('date_utc')}, commit {m.get('git_commit')}, command `{m.get('command')}`, "
+            f"load average {m.get('load_average_1min')}"
             + (" (**busy machine**: other jobs such as model training shared the cores, so times are pessimistic)"
                if (m.get("load_average_1min") or 0) > (m.get("cores") or 1) else ""))
 
@@ -104,9 +105,14 @@ def accuracy_section(acc) -> list[str]:
     if not measured(acc):
         return [*lines, f"Not measured: {why_not(acc)}.", ""]
     ts, o = acc["test_set"], acc["overall"]
-    parts = ", ".join(f"`{p['command']}`" for p in ts["parts"])
+    parts = "; ".join(f"seed {p['recipe']['seed']} at {p['recipe']['spacing']:g} mm ({p['recipe']['n']} scans)"
+                      for p in ts["parts"])
+    template = ts["parts"][0]["command"].split(" --out ")[0] + " --out DIR --seed S --spacing X " + \
+        " ".join(ts["parts"][0]["command"].split(" --bilateral-fraction ")[1:]).join(["--bilateral-fraction ", ""])
+    hashes = sorted({p.get("simulator_source_sha256", "?") for p in ts["parts"]})
     lines += [
-        f"{ts['n_cases']} scans, {ts['n_feet']} feet, made with {parts}. All pathologies, both sides, some "
+        f"{ts['n_cases']} scans, {ts['n_feet']} feet, made with `{template}` for {parts} "
+        f"(simulator source hash {', '.join(hashes)}). All pathologies, both sides, some "
         "bilateral scans; seeds 9001–9005 are reserved for this test set and never used for training or model "
         f"selection. Model: `{acc['model']['version']}` ({acc['model']['source'].split('/')[-1]}). Each scan goes "
         "through `read_image` → `predict_scan` (the product path) and is scored with `footalign.evaluation`.",

@@ -233,3 +233,12 @@ def test_unwritable_output_directory_is_an_output_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(OutputError):
         write_landmarks_json(blocker / "sub" / "lm.json", [example_foot()])
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = write_landmarks_json(tmp_path / "lm.json", [example_foot()])
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -20,7 +20,7 @@ from footalign.io.landmarks import read_landmarks
 from footalign.landmarks import FootLandmarks
 from footalign.pipeline.feet import split_feet_along_x
 from footalign.pipeline.orientation import Pose, rotation_between
-from footalign.pipeline.outputs import outputs_complete, write_scan_outputs
+from footalign.pipeline.outputs import measurements_document, outputs_complete, write_scan_outputs
 from footalign.pipeline.predict import locate_feet, predict_scan
 from test_pipeline_phantoms import MarkerPredictor, make_scan, restore_storage, subvolume
 
@@ -296,6 +296,10 @@ def test_landmark_placed_in_soft_tissue_is_flagged():
     result = predict_scan(image, _TruthDouble(points), crop_spacing=1.5)
     off = [w for w in result.feet[0].qc if w.code == "off_bone"]
     assert len(off) == 1 and "NAV_LOW" in off[0].message
+    # Measurements built on it say so; the others do not.
+    items = {m["name"]: m for m in measurements_document(result)["feet"][0]["measurements"]}
+    assert items["navicular_height"]["doubtful_landmarks"] == ["NAV_LOW (failed a QC check)"]
+    assert items["hallux_valgus_angle"]["doubtful_landmarks"] == []
     assert not any(w.code == "off_bone" for w in predict_scan(image, _TruthDouble(truth[0].points),
                                                                 crop_spacing=1.5).feet[0].qc)
 

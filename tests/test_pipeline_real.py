@@ -41,17 +41,24 @@ def shipped_predictor():
 
 
 @pytest.mark.needs_shared
-def test_real_scan_full_prediction_marks_forefoot_outside_fov(real_wbct, shipped_predictor):
-    image = read_image(real_wbct / "wbct_left_0p8mm.nii.gz")
-    result = predict_scan(image, shipped_predictor, source="real")
-    foot = result.feet[0]
-    status = dict(zip(LANDMARK_NAMES, foot.landmarks.status, strict=True))
-    # README: metatarsal heads and phalanges are not in the field of view.
+def test_real_scan_full_prediction_flags_the_cut_forefoot(real_wbct, shipped_predictor):
+    results = {}
+    for which in ("wbct_left_0p8mm.nii.gz", "dicom"):
+        image = read_image(real_wbct / which)
+        results[which] = predict_scan(image, shipped_predictor, source=which)
+    foot = results["dicom"].feet[0]
+    assert foot.side == "left"
+    warnings = [w.message for w in foot.qc if w.severity == "warning"]
+    # README: metatarsal heads and phalanges are outside the field of view. Each of them is
+    # either not marked / flagged by its status, or named in a QC warning.
     for name in ("M1_HEAD", "M2_HEAD", "M5_HEAD", "P1_BASE", "P1_HEAD"):
-        assert status[name] in ("outside_fov", "fov_edge", "low_confidence"), (name, status[name])
-    # The hindfoot is fully visible: those landmarks are marked inside the volume.
-    for name in ("TAL_DOME", "CALC_LOW", "CALC_TUB", "NAV_LOW"):
-        assert foot.landmarks.has(name), name
-        assert image.contains(foot.landmarks[name])
+        status = foot.landmarks.status[LANDMARK_NAMES.index(name)]
+        assert status != "ok" or any(name in w for w in warnings), name
     assert any(w.code == "truncated_fov" and "anterior" in w.message for w in foot.qc)
-    assert np.isfinite(foot.landmarks.points).any()
+    # The hindfoot is visible: its landmarks are marked inside the volume.
+    for name in ("CALC_LOW", "CALC_TUB", "CALC_PFA", "TAL_HEAD"):
+        assert foot.landmarks.has(name) and image.contains(foot.landmarks[name]), name
+    # The same volume read from NIfTI and from DICOM gives the same landmarks.
+    a, b = (results[k].feet[0].landmarks.points for k in results)
+    both = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+    assert both.sum() >= 18 and np.max(np.linalg.norm(a[both] - b[both], axis=1)) < 3.0

@@ -21,6 +21,7 @@ from footalign.io.atomic import ensure_writable_dir, write_text_atomic
 from footalign.io.images import IDENTIFYING_FIELDS
 from footalign.io.landmarks import write_landmarks_csv, write_landmarks_json, write_slicer_markups
 from footalign.pipeline.predict import ScanResult
+from footalign.pipeline.qc import doubtful_landmarks, measurement_doubts
 
 # Files every successful scan leaves in its output folder (the report only without --no-report).
 CORE_OUTPUTS: tuple[str, ...] = ("landmarks.json", "landmarks.csv", "measurements.csv", "measurements.json")
@@ -100,13 +101,17 @@ def measurements_document(result: ScanResult) -> dict[str, Any]:
     for foot in result.feet:
         m = foot.measurements
         flags = m.out_of_range()
+        doubtful = doubtful_landmarks(foot.landmarks, foot.qc)
         items = []
         for spec in MEASUREMENTS:
             v = m.values[spec.name]
+            doubts = measurement_doubts(spec.landmarks, doubtful, floor_source=m.floor_source,
+                                        needs_floor=spec.needs_floor or spec.plane == "sagittal")
             items.append({"name": spec.name, "title": spec.title, "unit": spec.unit,
                           "value": None if not np.isfinite(v) else round(float(v), 3),
                           "normal_range": list(spec.normal_range), "out_of_range": flags[spec.name],
-                          "missing_reason": m.reasons.get(spec.name)})
+                          "missing_reason": m.reasons.get(spec.name),
+                          "doubtful_landmarks": doubts if np.isfinite(v) else []})
         feet.append({"side": foot.side, "floor_source": m.floor_source, "notes": list(m.notes),
                      "measurements": items})
     return {"schema": "footalign.measurements", "version": 1, "software": {"name": "footalign",

@@ -96,9 +96,13 @@ def fov_status(points: np.ndarray, image: Image, analysis: ScanAnalysis,
     return status
 
 
-def truncation_warnings(analysis: ScanAnalysis, bone: np.ndarray, pose: Pose) -> list[QCWarning]:
-    """Where this foot's bone runs into the edge of the field of view (anterior, proximal, ...)."""
-    touching = bone & ~ndimage.binary_erosion(np.pad(analysis.valid, 1), iterations=1)[1:-1, 1:-1, 1:-1]
+def truncation_warnings(analysis: ScanAnalysis, bone: np.ndarray, pose: Pose,
+                        distance: np.ndarray) -> list[QCWarning]:
+    """Where this foot's bone runs into the edge of the field of view (anterior, proximal, ...).
+
+    ``distance`` is :func:`fov_distance_map`; bone within two voxels of the edge counts.
+    """
+    touching = bone & (distance <= 2.0 * analysis.spacing)
     if touching.sum() < 5:
         return []
     pts = pose.to_canonical(analysis.points(touching))
@@ -374,7 +378,7 @@ def predict_scan(
         qc += implausible_distances(foot)
         qc += off_bone_warnings(foot, analysis, region.bone)
         qc += side_consistency(foot, np.where(np.isfinite(points), canonical, np.nan))
-        qc += truncation_warnings(analysis, region.bone, pose)
+        qc += truncation_warnings(analysis, region.bone, pose, distance)
         qc.append(_floor_note(floor, measurements))
         feet.append(FootResult(foot, measurements, pose, crop, region, qc))
         timings["measure_qc"] = round(timings.get("measure_qc", 0.0) + time.perf_counter() - t_measure, 4)

@@ -100,3 +100,29 @@ def side_consistency(foot: FootLandmarks, canonical_points: np.ndarray) -> list[
                           f"the medial landmarks lie on the lateral side: this may be a {other} foot "
                           "(set --side to override)")]
     return []
+
+
+def doubtful_landmarks(foot: FootLandmarks, warnings: list[QCWarning]) -> dict[str, str]:
+    """Landmarks a measurement should not be trusted on: not ``ok``, or named in a QC warning."""
+    from footalign.anatomy import LANDMARK_NAMES
+
+    assert foot.status is not None
+    out = {}
+    for name, status in zip(LANDMARK_NAMES, foot.status, strict=True):
+        if status != "ok":
+            out[name] = status.replace("_", " ")
+        elif any(w.severity == "warning" and w.code in ("implausible_distance", "off_bone")
+                 and name in w.message for w in warnings):
+            out[name] = "failed a QC check"
+    return out
+
+
+def measurement_doubts(landmarks: tuple[str, ...], doubtful: dict[str, str], *,
+                       floor_source: str, needs_floor: bool) -> list[str]:
+    """Why one measurement is doubtful: its own landmarks, and the tripod if it defines the floor."""
+    from footalign.anatomy import FRAME_TRIPOD
+
+    names = list(landmarks)
+    if floor_source == "tripod" and needs_floor:
+        names += [n for n in FRAME_TRIPOD if n not in names]
+    return [f"{n} ({doubtful[n]})" for n in names if n in doubtful]

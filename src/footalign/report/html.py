@@ -16,6 +16,7 @@ import numpy as np
 from footalign import __version__
 from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENTS
 from footalign.pipeline.predict import FootResult, ScanResult
+from footalign.pipeline.qc import doubtful_landmarks, measurement_doubts
 from footalign.report.figures import landmark_slices_png, mip_views_png, surface_3d_png
 
 CSS = """
@@ -51,6 +52,7 @@ def measurement_table(foot: FootResult) -> str:
     """The 14 measurements with units, normal ranges and out-of-range flags."""
     m = foot.measurements
     flags = m.out_of_range()
+    doubtful = doubtful_landmarks(foot.landmarks, foot.qc)
     rows = []
     for spec in MEASUREMENTS:
         v = m.values[spec.name]
@@ -61,6 +63,10 @@ def measurement_table(foot: FootResult) -> str:
             state = "<span class='bad'>outside normal range</span>"
         else:
             state = "within range"
+        doubts = measurement_doubts(spec.landmarks, doubtful, floor_source=m.floor_source,
+                                    needs_floor=spec.needs_floor or spec.plane == "sagittal")
+        if np.isfinite(v) and doubts:
+            state += f"<br><span class='warn'>check: {html.escape(', '.join(doubts))}</span>"
         cls = " class='flag'" if flags[spec.name] else ""
         rows.append(f"<tr{cls}><td>{html.escape(spec.title)}</td><td class='num'>{_fmt(v)}</td>"
                     f"<td>{spec.unit}</td><td>{lo:g} to {hi:g}</td><td>{html.escape(spec.sign)}</td>"
