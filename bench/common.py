@@ -127,6 +127,11 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def result_path(name: str) -> Path:
+    """``bench/results/<name>.json``; quick and development runs go to the untracked ``results/tmp/``."""
+    return (RESULTS / "tmp" if name.endswith(("_quick", "_dev")) else RESULTS) / f"{name}.json"
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` (atomically) with the machine description added."""
     from footalign.io.atomic import write_text_atomic
@@ -135,11 +140,11 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     text = json.dumps(jsonable(payload), indent=2) + "\n"
     # Tracked files never carry this machine's absolute paths: make them repo-relative.
     text = text.replace(str(REPO) + "/", "").replace(str(REPO), ".")
-    return write_text_atomic(RESULTS / f"{name}.json", text)
+    return write_text_atomic(result_path(name), text)
 
 
 def read_result(name: str) -> dict[str, Any] | None:
-    path = RESULTS / f"{name}.json"
+    path = result_path(name)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
