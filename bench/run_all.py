@@ -60,7 +60,7 @@ def run_peer(args: argparse.Namespace) -> dict:
         cmd += ["--footalign-model", args.model]
     import bench_speed
 
-    record = bench_speed.training_throughput(None, model_dir=args.model)
+    record = bench_speed.training_throughput(None, model_dir=args.footalign_training or args.model)
     if "total_training_wall_s" in record:  # CPU budget of footalign's model ≈ wall time × its threads
         cpu_min = record["total_training_wall_s"] * float(record.get("threads") or 1) / 60
         cmd += ["--footalign-train-cpu-min", f"{cpu_min:.1f}"]
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks the scripts, numbers are meaningless")
     parser.add_argument("--model", default=None, help="footalign model folder (default: the shipped model)")
     parser.add_argument("--peer-train", type=Path, default=None, help="training data set for landmarker")
+    parser.add_argument("--footalign-training", default=None,
+                        help="folder with footalign's training/metrics.csv (default: the model folder)")
     parser.add_argument("--peer-budget-cpu-min", type=float, default=25.0)
     parser.add_argument("--peer-max-wall-min", type=float, default=50.0)
     parser.add_argument("--peer-nice", type=int, default=15)

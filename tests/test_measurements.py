@@ -226,3 +226,12 @@ def test_base_foot_is_within_normal_ranges() -> None:
     flags = measure_foot(make_foot()).out_of_range()
     assert not any(flags.values()), [k for k, v in flags.items() if v]
     assert set(BASE_LOCAL) == set(LANDMARK_NAMES)
+
+
+def test_coinciding_axis_landmarks_give_nan_with_reason_not_a_random_angle() -> None:
+    # A field of view cut just above the plafond puts TIB_PROX on TIB_DIST: no tibial direction.
+    foot = make_foot({"TIB_PROX": (45, 10, 120.0), "TIB_DIST": (45, 10, 120.0 + 1e-9)})
+    m = measure_foot(foot)
+    assert math.isnan(m.values["hindfoot_angle"])
+    assert "TIB_PROX→TIB_DIST" in m.reasons["hindfoot_angle"]
+    assert np.isfinite(m.values["bohler_angle"])

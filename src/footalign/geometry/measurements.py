@@ -20,6 +20,10 @@ from footalign.landmarks import FloorPlane, FootLandmarks
 
 Local = dict[str, np.ndarray]
 
+# An axis whose two landmarks nearly coincide has no direction (e.g. TIB_PROX falls back to the
+# same section as TIB_DIST when the field of view cuts the leg just above the plafond).
+MIN_AXIS_LENGTH_MM = 5.0
+
 
 @dataclass
 class Measurements:
@@ -58,6 +62,13 @@ def _wrap(deg: float) -> float:
 def _axis(local: Local, name: str) -> np.ndarray:
     start, end = AXES[name]
     return local[end] - local[start]
+
+
+def _degenerate_axes(names: tuple[str, ...], local: Local) -> list[str]:
+    """Axes among ``AXES`` fully used by ``names`` whose landmarks are < MIN_AXIS_LENGTH_MM apart."""
+    used = set(names)
+    return [f"{a}→{b}" for a, b in AXES.values()
+            if a in used and b in used and np.linalg.norm(local[b] - local[a]) < MIN_AXIS_LENGTH_MM]
 
 
 def _elevation(v: np.ndarray) -> float:
@@ -205,6 +216,11 @@ def measure_foot(foot: FootLandmarks, floor: FloorPlane | None = None) -> Measur
         if missing:
             values[spec.name] = float("nan")
             reasons[spec.name] = "missing landmark(s): " + ", ".join(missing)
+            continue
+        degenerate = _degenerate_axes(spec.landmarks, local)
+        if degenerate:
+            values[spec.name] = float("nan")
+            reasons[spec.name] = f"undefined axis (points closer than {MIN_AXIS_LENGTH_MM:g} mm): " + ", ".join(degenerate)
             continue
         values[spec.name] = _FUNCTIONS[spec.name](local)
     return Measurements(foot.side, values, reasons, frame.floor_source, frame.notes)
