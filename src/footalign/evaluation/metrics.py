@@ -30,6 +30,7 @@ from footalign.evaluation.stats import (
     wrap_degrees,
 )
 from footalign.geometry.measurements import measure_foot
+from footalign.io.jsonable import to_jsonable
 from footalign.landmarks import FootLandmarks
 
 
@@ -162,7 +163,7 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (NaN → None) with the per-foot raw numbers."""
-        return _jsonable({
+        return to_jsonable({
             "schema": "footalign.evaluation",
             "version": 1,
             "overall": self.overall(),
@@ -283,17 +284,3 @@ def _nanmax(a: np.ndarray) -> float:
     a = a[np.isfinite(a)]
     return float(a.max()) if a.size else float("nan")
 
-
-def _jsonable(obj: Any) -> Any:
-    """Turn NumPy scalars/arrays into Python values and NaN/inf into None, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

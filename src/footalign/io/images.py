@@ -68,7 +68,7 @@ def read_image(path: str | os.PathLike[str], *, series_uid: str | None = None) -
         return _read_dicom_folder(p, series_uid)
     if is_volume_file(p):
         return _read_volume_file(p)
-    if _looks_like_dicom(p):
+    if has_dicom_preamble(p):
         return _read_dicom_folder(p.parent, series_uid or _series_uid_of(p))
     raise InputError(f"{p}: not a DICOM folder or a NIfTI/NRRD/MHA volume")
 
@@ -104,7 +104,8 @@ def _read_volume_file(path: Path) -> Image:
     return Image.from_sitk(img, meta={"source": str(path), "format": "volume"})
 
 
-def _looks_like_dicom(path: Path) -> bool:
+def has_dicom_preamble(path: Path) -> bool:
+    """True if ``path`` is a file with the DICOM Part 10 preamble (``DICM`` at byte 128)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(132)
@@ -189,7 +190,7 @@ def _check_no_broken_dicom(entries: list[Path], all_series: list[DicomSeries], f
     """
     in_series = {os.path.abspath(f) for s in all_series for f in s.files}
     for entry in entries:
-        if os.path.abspath(entry) in in_series or not _looks_like_dicom(entry):
+        if os.path.abspath(entry) in in_series or not has_dicom_preamble(entry):
             continue
         try:
             ds = pydicom.dcmread(entry)

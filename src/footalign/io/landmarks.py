@@ -21,6 +21,7 @@ from footalign import __version__
 from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, N_LANDMARKS
 from footalign.errors import InputError
 from footalign.io.atomic import write_text_atomic
+from footalign.io.jsonable import to_jsonable
 from footalign.landmarks import FloorPlane, FootLandmarks
 
 SCHEMA = "footalign.landmarks"
@@ -54,7 +55,7 @@ def foot_to_dict(foot: FootLandmarks) -> dict[str, Any]:
             }
             for i, spec in enumerate(LANDMARKS)
         ],
-        "meta": _jsonable(foot.meta),
+        "meta": to_jsonable(foot.meta),
     }
 
 
@@ -69,7 +70,7 @@ def landmarks_document(feet: list[FootLandmarks], *, extra: dict[str, Any] | Non
         "feet": [foot_to_dict(f) for f in feet],
     }
     if extra:
-        doc.update(_jsonable(extra))
+        doc.update(to_jsonable(extra))
     return doc
 
 
@@ -290,19 +291,3 @@ def read_landmarks(path: str | os.PathLike[str], *, side: str | None = None) -> 
         return _read_slicer(p, doc, side)
     return _read_footalign_json(p, doc)
 
-
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy values inside ``obj`` to plain JSON types (NaN → None)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -20,7 +20,7 @@ from typing import Any
 
 from footalign.errors import FootalignError
 from footalign.io.atomic import ensure_writable_dir, write_text_atomic
-from footalign.io.images import VOLUME_SUFFIXES, is_volume_file
+from footalign.io.images import VOLUME_SUFFIXES, has_dicom_preamble, is_volume_file
 from footalign.pipeline.outputs import outputs_complete, rows_to_csv
 
 PredictorFactory = Callable[[], Any]
@@ -30,12 +30,7 @@ def looks_like_dicom_file(path: Path) -> bool:
     """A file with a ``.dcm`` ending, named DICOMDIR, or with the DICM preamble."""
     if path.suffix.lower() == ".dcm" or path.name.upper() == "DICOMDIR":
         return True
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+    return has_dicom_preamble(path)
 
 
 def is_batch_folder(path: Path) -> bool:
