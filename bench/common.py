@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from footalign.io.jsonable import to_jsonable
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DOCS = REPO / "docs"
@@ -109,22 +111,15 @@ def machine_info() -> dict[str, Any]:
 
 def jsonable(obj: Any) -> Any:
     """NumPy values → Python, NaN/inf → None, Paths → repo-relative strings (recursively)."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        try:
-            return obj.resolve().relative_to(REPO).as_posix()
-        except ValueError:
-            return obj.name
-    return obj
+    return to_jsonable(obj, path_to_str=_repo_relative)
+
+
+def _repo_relative(path: Path) -> str:
+    """A path inside the repository as a relative POSIX string; outside it, just the file name."""
+    try:
+        return path.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return path.name
 
 
 def result_path(name: str) -> Path:
