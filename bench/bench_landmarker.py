@@ -424,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                                        spacing=LANDMARKER_SETTINGS["crop_spacing_mm"])
         training = train(samples, budget_cpu_s=60 * args.budget_cpu_min, max_wall_s=60 * args.max_wall_min, out=work)
         training["train_dataset"] = args.train.name
+        training["budget_cpu_min"], training["max_wall_min"] = args.budget_cpu_min, args.max_wall_min
         (work / "training.json").write_text(json.dumps(training, indent=1))
     if args.train_only:
         return 0
@@ -448,8 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         "status": "measured",
         "landmarker_version": _version("landmarker"),
         "settings": LANDMARKER_SETTINGS,
+        # With --skip-train the budget is the one the reused training ran with (its record).
         "training": {k: v for k, v in training.items() if k != "log"} | {"log_tail": training.get("log", [])[-5:],
-                     "budget_cpu_min": args.budget_cpu_min, "max_wall_min": args.max_wall_min,
+                     "budget_cpu_min": training.get("budget_cpu_min", None if args.skip_train else args.budget_cpu_min),
+                     "max_wall_min": training.get("max_wall_min", None if args.skip_train else args.max_wall_min),
                      "footalign_train_cpu_min": args.footalign_train_cpu_min,
                      "nice": os.nice(0)},
         "test_set": {"root": args.test_root, "n_cases": len(cases), "n_feet": ev_fa.n_feet},

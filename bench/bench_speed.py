@@ -11,6 +11,7 @@ timed once per scan as well.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -63,11 +64,12 @@ def stage_times(result: Any) -> dict[str, float]:
     return out
 
 
-def time_predict(scans: list[dict[str, Any]], *, repeats: int, model_dir: str | None) -> list[dict[str, Any]]:
+def time_predict(scans: list[dict[str, Any]], *, repeats: int, model_dir: str | None,
+                 precision: str = "auto") -> list[dict[str, Any]]:
     from footalign.cli.predict import run_single
     from footalign.model.predictor import Predictor
 
-    predictor = Predictor.from_folder(model_dir)
+    predictor = Predictor.from_folder(model_dir, precision=precision)
     rows = []
     for scan in scans:
         runs = []
@@ -81,7 +83,7 @@ def time_predict(scans: list[dict[str, Any]], *, repeats: int, model_dir: str | 
         n_feet = len(result.feet)
         median = {s: statistics.median(r[s] for r in runs) for s in (*STAGES, "total")}
         rows.append({"scan": scan["name"], "spacing_mm": scan["spacing_mm"], "layout": scan["layout"],
-                     "n_feet": n_feet, "shape": list(result.image.shape), "median_s": median,
+                     "precision": predictor.precision, "n_feet": n_feet, "shape": list(result.image.shape), "median_s": median,
                      "per_foot_s": median["total"] / n_feet, "runs": runs})
         print(f"  {scan['name']}: {median['total']:.2f} s ({n_feet} foot/feet)", flush=True)
     return rows
@@ -123,15 +125,25 @@ def training_throughput(train_dataset: Path | None = None, *, model_dir: str | N
     out: dict[str, Any] = {"source": f"{folder.name}/training/metrics.csv", "epochs": len(seconds),
                            "median_epoch_s": statistics.median(seconds), "total_training_wall_s": sum(seconds)}
     config = folder / "config.json"
+    version = ""
     if config.is_file():
-        out["threads"] = json.loads(config.read_text()).get("train", {}).get("threads")
+        doc = json.loads(config.read_text())
+        out["threads"] = doc.get("train", {}).get("threads")
+        version = str(doc.get("model_version", ""))
     if train_dataset and (train_dataset / "dataset.json").is_file():
         doc = json.loads((train_dataset / "dataset.json").read_text())
-        n_cases = len(doc["cases"])
-        n_feet = sum(len(c.get("feet", [])) for c in doc["cases"])
+        cases = doc["cases"]
+        # A fold's model ("fold-K-epoch-N") trained on that fold's training cases only.
+        fold = re.search(r"fold-(\d+)-epoch", version)
+        split = next((f for f in doc.get("folds", []) if fold and int(f["fold"]) == int(fold.group(1))), None)
+        if split is not None:
+            cases = [c for c in cases if c["id"] in set(split["train"])]
+        n_cases = len(cases)
+        n_feet = sum(len(c.get("feet", [])) for c in cases)
         out |= {"train_dataset": train_dataset.name, "n_cases": n_cases, "n_feet": n_feet,
                 "cases_per_s": n_cases / out["median_epoch_s"], "feet_per_s": n_feet / out["median_epoch_s"],
-                "assumption": "one pass over all cases of the training set per epoch"}
+                "assumption": "one pass over the training cases per epoch"
+                              + (f" (fold {fold.group(1)}'s training split)" if split is not None else "")}
     return out
 
 
@@ -149,7 +161,9 @@ def _find_keys(doc: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
-def run(*, quick: bool = False, model_dir: str | None = None, train_dataset: Path | None = None) -> dict[str, Any]:
+def run(*, quick: bool = False, model_dir: str | None = None, train_dataset: Path | None = None,
+        training_dir: str | None = None) -> dict[str, Any]:
+    """``training_dir``: the training output with ``training/metrics.csv`` (default: ``model_dir``)."""
     threads = set_threads()
     scans = speed_scans(quick=quick)
     rows = time_predict(scans, repeats=1 if quick else REPEATS, model_dir=model_dir)
@@ -157,21 +171,29 @@ def run(*, quick: bool = False, model_dir: str | None = None, train_dataset: Pat
     cold = time_cold_cli([s for s in scans if s["spacing_mm"] == 0.8] or scans[:1], model_dir=model_dir)
     for row in rows:
         row["cold_cli_s"] = cold.get(row["scan"])
+    # The same 0.8 mm single-foot scan in float32: what a CPU without native bfloat16 gets.
+    float32_rows = time_predict([s for s in scans if s["spacing_mm"] == 0.8 and s["layout"] == "single"][:1],
+                                repeats=1 if quick else REPEATS, model_dir=model_dir, precision="float32")
     sim = {}
     accuracy_sets = WORK / "testset"
     for stamp in sorted(accuracy_sets.glob("*/bench_recipe.json")):
         rec = json.loads(stamp.read_text())
         sim[f"{rec['recipe']['spacing']:g} mm"] = {"seconds_per_case": rec["seconds_per_case"], "n": rec["recipe"]["n"],
                                                    "workers": rec["recipe"]["workers"], "command": rec["command"]}
+    # The target is a fresh `footalign predict` process (read, model load, both stages,
+    # measurements, every output incl. the report): what a user waits for.
     target_rows = [r for r in rows if r["spacing_mm"] == 0.8 and r["layout"] == "single"]
-    per_foot_08 = target_rows[0]["per_foot_s"] if target_rows else float("nan")
+    per_foot_08 = (target_rows[0]["cold_cli_s"] or float("nan")) if target_rows else float("nan")
+    warm_08 = target_rows[0]["per_foot_s"] if target_rows else float("nan")
     data = {
         "quick": quick, "torch_threads": threads, "repeats": 1 if quick else REPEATS,
         "predict": rows,
+        "predict_float32": float32_rows,
         "simulate_seconds_per_case": sim or {"status": "not measured", "reason": "test set not simulated yet"},
         "simulate_note": "wall time of `footalign simulate` (1 worker, nice 10) divided by the number of cases",
-        "training": training_throughput(train_dataset, model_dir=model_dir),
-        "targets": {"predict_per_foot_0.8mm_s": per_foot_08, "target_s": TARGET_SECONDS_PER_FOOT_08MM,
+        "training": training_throughput(train_dataset, model_dir=training_dir or model_dir),
+        "targets": {"predict_per_foot_0.8mm_s": per_foot_08, "measured_as": "cold CLI process, one foot, 0.8 mm",
+                    "warm_per_foot_0.8mm_s": warm_08, "target_s": TARGET_SECONDS_PER_FOOT_08MM,
                     "pass": bool(per_foot_08 <= TARGET_SECONDS_PER_FOOT_08MM)},
     }
     accuracy = read_result("accuracy")

@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError(result["reason"])
             elif stage == "speed":
                 import bench_speed
-                bench_speed.run(quick=args.quick, model_dir=args.model, train_dataset=args.peer_train or find_training_set())
+                bench_speed.run(quick=args.quick, model_dir=args.model, train_dataset=args.peer_train or find_training_set(),
+                                training_dir=args.footalign_training)
             elif stage == "batch":
                 import bench_memory
                 bench_memory.run_batch(quick=args.quick, model_dir=args.model)

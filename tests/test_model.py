@@ -16,7 +16,7 @@ from footalign.image import Image, mirror_points_x, mirror_x
 from footalign.io.images import write_image
 from footalign.io.landmarks import write_landmarks_json
 from footalign.landmarks import FootLandmarks
-from footalign.model.bundle import load_bundle, save_bundle
+from footalign.model.bundle import load_bundle, save_bundle, sha256_of
 from footalign.model.config import default_config, merge_config
 from footalign.model.heatmaps import decode_heatmaps, gaussian_heatmap, heatmap_loss
 from footalign.model.networks import build_network
@@ -173,6 +173,19 @@ def test_landmark_status_marks_outside_fov_and_low_confidence():
     assert np.all(np.isnan(out[:2])) and np.all(np.isfinite(out[2:]))
 
 
+def test_bfloat16_inference_agrees_with_float32(trained):
+    model_dir, _, points = trained
+    exact = Predictor.from_folder(model_dir, precision="float32")
+    fast = Predictor.from_folder(model_dir, precision="bfloat16")
+    image = blob_image(points)
+    a, b = exact.predict_foot(image, "right"), fast.predict_foot(image, "right")
+    assert b.meta["model"]["precision"] == "bfloat16" and a.meta["model"]["precision"] == "float32"
+    assert np.nanmean(np.linalg.norm(a.points - b.points, axis=1)) < 0.3
+    assert Predictor.from_folder(model_dir).precision in ("float32", "bfloat16")  # "auto" resolves
+    with pytest.raises(ValueError, match="precision"):
+        Predictor.from_folder(model_dir, precision="half")
+
+
 def test_resume_continues_training(trained, tmp_path):
     model_dir, dataset, _ = trained
     out = tmp_path / "resumed"
@@ -183,6 +196,53 @@ def test_resume_continues_training(trained, tmp_path):
 
     metrics = pd.read_csv(out / "training" / "metrics.csv")
     assert list(metrics["epoch"]) == list(range(1, 10))
+
+
+def test_raising_epochs_on_resume_stretches_the_learning_rate_schedule():
+    from footalign.model.train import _stretch_one_cycle
+
+    def lrs(total: int, *, stretch_at: int | None = None, new_total: int | None = None) -> list[float]:
+        opt = torch.optim.AdamW(torch.nn.Linear(2, 2).parameters(), lr=1e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=total, pct_start=0.05)
+        out = []
+        for step in range((new_total or total) - 1):
+            if step == stretch_at:
+                _stretch_one_cycle(sched, new_total)
+            opt.step()
+            sched.step()
+            out.append(sched.get_last_lr()[0])
+        return out
+
+    planned, stretched = lrs(341), lrs(101, stretch_at=30, new_total=341)
+    # After the stretch the schedule is the one of the longer run: it anneals to ~0 at the new end
+    # instead of climbing back up after the old one.
+    np.testing.assert_allclose(stretched[100:], planned[100:], rtol=1e-6)
+    assert stretched[-1] < 1e-6 and max(stretched[100:]) < planned[99] + 1e-12
+
+
+def test_warm_start_begins_where_the_given_model_ended(trained, tmp_path):
+    from footalign.model.preprocess import load_foot_cache
+    from footalign.model.train import validate
+
+    model_dir, dataset, _ = trained
+    config = tiny_config()
+    # One epoch at a tiny learning rate: a warm start stays close to the trained model's error,
+    # a cold start (random weights) cannot be.
+    slow = merge_config(config, {"train": {"lr": 1e-7}})
+    warm = train_model(dataset, fold="all", out_dir=tmp_path / "warm", config=slow, cache_dir=tmp_path / "cache",
+                       epochs=1, quiet=True, init_from=model_dir)["last"]
+    cold = train_model(dataset, fold="all", out_dir=tmp_path / "cold", config=slow,
+                       cache_dir=tmp_path / "cache", epochs=1, quiet=True)["last"]
+    _, net1, net2 = load_bundle(model_dir)
+    feet = [load_foot_cache(p) for p in sorted((tmp_path / "cache").glob("*/*.npz"))]
+    reference = validate(net1, net2, feet, config)
+    assert warm["val_stage2_mm"] == pytest.approx(reference["val_stage2_mm"], abs=0.2)
+    assert cold["val_stage2_mm"] > reference["val_stage2_mm"] + 0.5
+    # A model with other grids cannot start this training.
+    other = merge_config(config, {"stage2": {"channels": [4, 8]}})
+    with pytest.raises(ModelError, match="differs from the training config"):
+        train_model(dataset, fold="all", out_dir=tmp_path / "bad", config=other, cache_dir=tmp_path / "cache",
+                    epochs=1, quiet=True, init_from=model_dir)
 
 
 # ----- bundle errors ------------------------------------------------------------------------------
@@ -215,8 +275,39 @@ def test_corrupt_weights_fail_checksum(small_bundle):
 def test_config_not_matching_weights_is_model_error(small_bundle):
     config, net1, net2 = load_bundle(small_bundle)
     config["stage2"]["channels"] = [4, 8]  # architecture no longer fits the stored weights
-    save_bundle(small_bundle, config, net1.state_dict(), net2.state_dict())
+    before = {p.name: p.read_bytes() for p in small_bundle.iterdir()}
     with pytest.raises(ModelError, match="do not match"):
+        save_bundle(small_bundle, config, net1.state_dict(), net2.state_dict())
+    assert {p.name: p.read_bytes() for p in small_bundle.iterdir()} == before  # nothing written
+    # A bundle with such a config (written by other means, without TorchScript graphs) fails on load.
+    for name in ("stage1.ts", "stage2.ts"):
+        (small_bundle / name).unlink()
+    (small_bundle / "config.json").write_text(json.dumps(config))
+    checksums = json.loads((small_bundle / "checksums.json").read_text())
+    checksums["sha256"]["config.json"] = sha256_of(small_bundle / "config.json")
+    (small_bundle / "checksums.json").write_text(json.dumps(checksums))
+    with pytest.raises(ModelError, match="do not match"):
+        Predictor.from_folder(small_bundle)
+
+
+def test_predictor_uses_torchscript_graphs_with_the_same_output(small_bundle):
+    from footalign.model.bundle import load_inference_bundle
+
+    _, monai1, monai2 = load_bundle(small_bundle)
+    _, script1, script2 = load_inference_bundle(small_bundle)
+    assert isinstance(script1, torch.jit.ScriptModule) and isinstance(script2, torch.jit.ScriptModule)
+    config = tiny_config()
+    for a, b, stage in ((monai1, script1, "stage1"), (monai2, script2, "stage2")):
+        x = torch.randn(1, 1, *config[stage]["shape"])
+        with torch.inference_mode():
+            torch.testing.assert_close(a(x), b(x))
+
+
+def test_corrupt_torchscript_graph_fails_checksum(small_bundle):
+    data = bytearray((small_bundle / "stage2.ts").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (small_bundle / "stage2.ts").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"stage2\.ts: checksum mismatch"):
         Predictor.from_folder(small_bundle)
 
 

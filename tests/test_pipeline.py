@@ -310,3 +310,23 @@ def test_side_given_by_the_user_wins_but_a_disagreeing_fibula_is_reported():
     region = layout.regions[0]
     assert (region.side, region.side_source) == ("left", "user")
     assert any("fibula looks right" in n for n in region.notes)
+
+
+def test_soft_tissue_peak_is_not_taken_from_a_dense_platform():
+    """A small field of view can hold more platform and cancellous bone (~150-250 HU after the
+    analysis blur) than soft tissue; the peak must still be the soft tissue's."""
+    from footalign.pipeline.analysis import soft_tissue_peak
+
+    rng = np.random.default_rng(0)
+    for soft_hu in (-195.0, -80.0, 40.0):  # cone-beam offset, fat-rich, muscle
+        values = np.concatenate([rng.normal(soft_hu, 30.0, 30_000), rng.normal(190.0, 25.0, 60_000),
+                                 rng.normal(-1000.0, 10.0, 50_000)])
+        assert soft_tissue_peak(values) == pytest.approx(soft_hu, abs=25.0)
+
+
+def test_a_warning_about_one_landmark_does_not_cast_doubt_on_a_namesake():
+    from footalign.pipeline.qc import QCWarning, doubtful_landmarks
+
+    foot = FootLandmarks("right", np.zeros((len(LANDMARK_NAMES), 3)), status=["ok"] * len(LANDMARK_NAMES))
+    warning = QCWarning("implausible_distance", "warning", "TAL_HEAD_MED–TAL_HEAD_LAT distance 9.1 mm is outside")
+    assert set(doubtful_landmarks(foot, [warning])) == {"TAL_HEAD_MED", "TAL_HEAD_LAT"}

@@ -20,7 +20,7 @@ from test_pipeline_phantoms import MarkerPredictor, make_scan
 @pytest.fixture
 def double_model(monkeypatch):
     """Replace the model loader by the marker-reading TEST DOUBLE."""
-    monkeypatch.setattr("footalign.cli.predict.load_predictor", lambda model, device: MarkerPredictor())
+    monkeypatch.setattr("footalign.cli.predict.load_predictor", lambda model, device, precision="auto": MarkerPredictor())
 
 
 def test_predict_dicom_folder_with_scout_and_stray_files(tmp_path, capsys, dicom_writer, double_model):

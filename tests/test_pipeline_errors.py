@@ -154,3 +154,11 @@ def test_read_only_output_directory(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 4 and len(err) == 1 and "not writable" in err[0]
     assert list(ro.iterdir()) == []
+
+
+def test_unknown_precision_is_a_one_line_input_error(tmp_path, capsys):
+    scan = constant_volume(tmp_path)
+    rc = main(["predict", str(scan), "--output", str(tmp_path / "out"), "--precision", "half"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--precision" in err[0]
+    assert not (tmp_path / "out").exists()

@@ -48,12 +48,12 @@ def test_real_scan_full_prediction_flags_the_cut_forefoot(real_wbct, shipped_pre
         results[which] = predict_scan(image, shipped_predictor, source=which)
     foot = results["dicom"].feet[0]
     assert foot.side == "left"
-    warnings = [w.message for w in foot.qc if w.severity == "warning"]
-    # README: metatarsal heads and phalanges are outside the field of view. Each of them is
-    # either not marked / flagged by its status, or named in a QC warning.
+    # README: metatarsal heads and phalanges are outside the field of view: reported as such and
+    # not marked (the model alone puts them on the midfoot; the shape prior recognises them).
     for name in ("M1_HEAD", "M2_HEAD", "M5_HEAD", "P1_BASE", "P1_HEAD"):
-        status = foot.landmarks.status[LANDMARK_NAMES.index(name)]
-        assert status != "ok" or any(name in w for w in warnings), name
+        assert foot.landmarks.status[LANDMARK_NAMES.index(name)] == "outside_fov", name
+        assert not foot.landmarks.has(name), name
+    assert not np.isfinite(foot.measurements.values["hallux_valgus_angle"])
     assert any(w.code == "truncated_fov" and "anterior" in w.message for w in foot.qc)
     # The hindfoot is visible: its landmarks are marked inside the volume.
     for name in ("CALC_LOW", "CALC_TUB", "CALC_PFA", "TAL_HEAD"):
@@ -61,4 +61,4 @@ def test_real_scan_full_prediction_flags_the_cut_forefoot(real_wbct, shipped_pre
     # The same volume read from NIfTI and from DICOM gives the same landmarks.
     a, b = (results[k].feet[0].landmarks.points for k in results)
     both = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
-    assert both.sum() >= 18 and np.max(np.linalg.norm(a[both] - b[both], axis=1)) < 3.0
+    assert both.sum() >= 14 and np.max(np.linalg.norm(a[both] - b[both], axis=1)) < 3.0

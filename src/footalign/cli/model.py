@@ -19,6 +19,8 @@ _TRAIN_EPILOG = """
 
   footalign train my_scans/ --fold all --out runs/mine --epochs 5 --quiet
 
+  footalign train my_scans/ --fold 0 --out runs/tuned --init src/footalign/data/model
+
 DATASET is a folder with dataset.json (as written by [i]footalign simulate[/i], or your own
 scans + landmark files). Preprocessed arrays are cached in DATASET/preprocessed (or --cache).
 MODEL_DIR receives the model bundle (config.json, weights.pt, checksums.json) after every
@@ -74,6 +76,8 @@ def train_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from MODEL_DIR/training/checkpoint.pt.")] = False,
     cache: Annotated[Path | None, typer.Option("--cache", help="Preprocessing cache folder.")] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Stop after this wall time.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Start from this model's weights (e.g. "
+                                              "the shipped one: src/footalign/data/model).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train the two-stage landmark model on one fold (or all cases) of a data set."""
@@ -81,7 +85,7 @@ def train_command(
 
     result = train_model(dataset, fold=_parse_fold(fold), out_dir=out, config=_config(config),
                          cache_dir=cache or dataset / "preprocessed", epochs=epochs, resume=resume,
-                         quiet=quiet, max_minutes=max_minutes)
+                         quiet=quiet, max_minutes=max_minutes, init_from=init)
     last = result["last"]
     Console(quiet=quiet).print(
         f"model written to {out} after {result['epochs_done']} epochs: validation stage 1 "

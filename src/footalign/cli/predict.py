@@ -35,14 +35,17 @@ Exit codes: 0 success; 1 batch finished but some scans failed (see failures.csv)
 """
 
 
-def load_predictor(model_dir: Path | None, device: str) -> Any:
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def load_predictor(model_dir: Path | None, device: str, precision: str = "auto") -> Any:
     """The landmark model (picklable factory target for batch workers)."""
     import torch
 
     from footalign.model.predictor import Predictor
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    return Predictor.from_folder(model_dir, device=device)
+    return Predictor.from_folder(model_dir, device=device, precision=precision)
 
 
 def check_output_location(output: Path) -> None:
@@ -86,7 +89,7 @@ def print_result(console: Console, result: Any, output: Path) -> None:
 
 def run_single(scan: Path, output: Path, *, model: Path | None, series: str | None, device: str,
                keep_ids: bool, report: bool, quiet: bool, side: str | None,
-               predictor: Any = None) -> Any:
+               predictor: Any = None, precision: str = "auto") -> Any:
     """Predict one scan and write its outputs (shared by ``predict`` and ``demo``)."""
     from footalign.io.images import read_image
     from footalign.pipeline.outputs import write_scan_outputs
@@ -102,7 +105,7 @@ def run_single(scan: Path, output: Path, *, model: Path | None, series: str | No
     layout = locate_feet(image, source=str(scan), side=side)
     with console.status("loading the model…"):
         t1 = time.perf_counter()
-        predictor = predictor or load_predictor(model, device)
+        predictor = predictor or load_predictor(model, device, precision)
         t_model = time.perf_counter() - t1
     with console.status("finding feet and landmarks…") as status:
         result = predict_scan(image, predictor, source=str(scan), side=side, layout=layout,
@@ -132,6 +135,9 @@ def register(app: typer.Typer) -> None:
         model: Path | None = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
         series: str | None = typer.Option(None, "--series", help="DICOM SeriesInstanceUID to read."),
         device: str = typer.Option("cpu", "--device", help="Torch device (cpu)."),
+        precision: str = typer.Option("auto", "--precision",
+                                      help="Network arithmetic: auto (bfloat16 where the CPU has it natively), "
+                                           "float32 or bfloat16."),
         keep_ids: bool = typer.Option(False, "--keep-ids", help="Keep patient identifiers in the outputs."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
         side: str | None = typer.Option(None, "--side", help="Force the side of a single-foot scan: left|right."),
@@ -142,14 +148,16 @@ def register(app: typer.Typer) -> None:
 
         if side not in (None, "left", "right"):
             raise InputError(f"--side must be left or right, got {side!r}")
+        if precision not in PRECISIONS:
+            raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if not scan.exists():
             raise InputError(f"{scan}: no such file or folder")
         if is_batch_folder(scan):
             run_batch_cli(scan, output, model=model, series=series, device=device, keep_ids=keep_ids,
-                          report=not no_report, workers=workers, quiet=quiet)
+                          report=not no_report, workers=workers, quiet=quiet, precision=precision)
             return
         run_single(scan, output, model=model, series=series, device=device, keep_ids=keep_ids,
-                   report=not no_report, quiet=quiet, side=side)
+                   report=not no_report, quiet=quiet, side=side, precision=precision)
 
     @app.command("demo", help="Run predict + report on the small demo scan bundled with footalign "
                               "(offline).\n\nExample:\n\n  footalign demo --output demo_output")
@@ -196,7 +204,7 @@ def demo_scan_path() -> Path:
 
 
 def run_batch_cli(folder: Path, output: Path, *, model: Path | None, series: str | None, device: str,
-                  keep_ids: bool, report: bool, workers: int, quiet: bool) -> None:
+                  keep_ids: bool, report: bool, workers: int, quiet: bool, precision: str = "auto") -> None:
     """Batch mode with a progress bar and a final count."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -205,7 +213,7 @@ def run_batch_cli(folder: Path, output: Path, *, model: Path | None, series: str
     console = Console(quiet=quiet)
     check_output_location(output)
     n = len(find_scans(folder))
-    factory = functools.partial(load_predictor, model, device)
+    factory = functools.partial(load_predictor, model, device, precision)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=quiet) as bar:
         task = bar.add_task("scans", total=n)

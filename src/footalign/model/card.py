@@ -25,9 +25,10 @@ def _overall(summary: dict[str, Any]) -> str:
              f"({below}/22 landmarks below the 1.0 mm target; published method: "
              f"{min(PUBLISHED_LANDMARK_MAE_MM.values()):.2f}–{max(PUBLISHED_LANDMARK_MAE_MM.values()):.2f} mm)",
              f"SDR 2 mm {100 * o.get('sdr_2mm', float('nan')):.0f} %, 4 mm {100 * o.get('sdr_4mm', float('nan')):.0f} %",
-             f"angle MAE {o['angle_mae_min_deg']:.2f}–{o['angle_mae_max_deg']:.2f}°",
-             f"time per foot: stage 1 {summary['seconds_per_foot']['stage1']:.2f} s, "
-             f"stage 2 {summary['seconds_per_foot']['stage2']:.2f} s"]
+             f"angle MAE {o['angle_mae_min_deg']:.2f}–{o['angle_mae_max_deg']:.2f}°"]
+    if "seconds_per_foot" in summary:
+        parts.append(f"time per foot: stage 1 {summary['seconds_per_foot']['stage1']:.2f} s, "
+                     f"stage 2 {summary['seconds_per_foot']['stage2']:.2f} s")
     return "\n".join(f"- {p}" for p in parts)
 
 
@@ -40,9 +41,14 @@ def model_card(
     test_summary: dict[str, Any] | None,
     test_data: str,
     cv_summary: dict[str, Any] | None = None,
+    cv_note: str = "",
     limits: list[str],
 ) -> str:
-    """Markdown model card. Results sections say plainly when something was not measured."""
+    """Markdown model card. Results sections say plainly when something was not measured.
+
+    ``cv_summary`` is the pooled evaluation of the held-out folds that were run; ``cv_note``
+    says which folds those were (or why none was).
+    """
     measurements = test_summary.get("measurement_mae", {}) if test_summary else {}
     out = [
         f"# footalign landmark model — {config.get('model_version', 'dev')}",
@@ -70,6 +76,8 @@ def model_card(
     else:
         out += ["Not measured.", ""]
     out += ["## 5-fold cross-validation"]
+    if cv_note:
+        out += [cv_note, ""]
     out += [_overall(cv_summary), ""] if cv_summary else [
         "Not run for this model: one training run took the whole compute budget (2 shared CPU cores). "
         "Command: `footalign cv DATASET --out DIR --config <this config>`.", ""]

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from footalign.anatomy import LANDMARK_NAMES
+from footalign.errors import InputError, ModelError
 from footalign.io.atomic import atomic_path, ensure_writable_dir, write_text_atomic
 from footalign.model.augment import (
     augment_intensity,
@@ -31,7 +32,7 @@ from footalign.model.augment import (
     resample_batch,
     sampling_grid,
 )
-from footalign.model.bundle import save_bundle
+from footalign.model.bundle import load_bundle, save_bundle
 from footalign.model.dataset import read_dataset
 from footalign.model.heatmaps import decode_heatmaps, heatmap_loss, spatial_softmax
 from footalign.model.networks import build_network
@@ -191,6 +192,46 @@ def _write_metrics(rows: list[dict[str, Any]], path: Path) -> None:
     write_text_atomic(path, frame.to_csv(index=False))
 
 
+def training_shape_prior(feet: list[FootCache], *, source: str) -> dict[str, Any] | None:
+    """The landmark shape prior of the training feet (``ShapeModel.to_dict()``), stored in the bundle.
+
+    Cached points are in the network frame (left feet already mirrored). ``None`` when fewer
+    than two feet have all 22 landmarks.
+    """
+    from footalign.geometry.shape_model import build_shape_model
+
+    try:
+        prior = build_shape_model([f.points for f in feet], ["right"] * len(feet), source=source)
+    except ValueError:
+        return None
+    return prior.to_dict()
+
+
+def _stretch_one_cycle(scheduler: torch.optim.lr_scheduler.OneCycleLR, total_steps: int) -> None:
+    """Give a (restored) one-cycle schedule a new length (longer or shorter); the phases end at
+    the same fractions of it.
+
+    Setting ``total_steps`` alone is not enough: the phase boundaries are stored in steps, and
+    past the old end the cosine would climb again.
+    """
+    old = scheduler.total_steps
+    for phase in scheduler._schedule_phases:
+        phase["end_step"] = (phase["end_step"] + 1.0) / old * total_steps - 1.0
+    scheduler.total_steps = total_steps
+
+
+def _warm_start(net1: torch.nn.Module, net2: torch.nn.Module, config: dict[str, Any],
+                init_from: str | Path) -> None:
+    """Copy the weights of a bundle into the networks (same grids and architecture required)."""
+    init_config, init1, init2 = load_bundle(init_from)
+    for stage in ("stage1", "stage2"):
+        if any(init_config[stage].get(k) != config[stage].get(k)
+               for k in ("spacing_mm", "shape", "channels", "num_res_units")):
+            raise ModelError(f"{init_from}: its {stage} grid or network differs from the training config")
+    net1.load_state_dict(init1.state_dict())
+    net2.load_state_dict(init2.state_dict())
+
+
 def train_model(
     dataset_dir: str | Path,
     *,
@@ -202,6 +243,7 @@ def train_model(
     resume: bool = False,
     quiet: bool = False,
     max_minutes: float | None = None,
+    init_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train both stages on one fold (or ``"all"``) and export the model bundle to ``out_dir``.
 
@@ -212,6 +254,8 @@ def train_model(
     epochs : overrides ``config["train"]["epochs"]``.
     resume : continue from ``out_dir/training/checkpoint.pt`` if it exists.
     max_minutes : stop after the epoch that crosses this wall-clock budget (checkpoint kept).
+    init_from : a model bundle whose weights start the training (warm start, e.g. the shipped
+        model); its grids and networks must match ``config``. Ignored when resuming.
 
     Returns
     -------
@@ -237,11 +281,15 @@ def train_model(
     console.print(f"train: {len(train_feet)} feet, validation: {len(val_feet)} feet"
                   + (" (re-used training feet)" if val_in_training else ""))
 
+    shape_prior = training_shape_prior(train_feet, source=f"{Path(dataset_dir).name} fold {fold}")
     seed = int(tcfg["seed"])
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net1 = build_network(config["stage1"], n_landmarks=N)
     net2 = build_network(config["stage2"], n_landmarks=N)
+    if init_from is not None and not (resume and (log_dir / "checkpoint.pt").exists()):
+        _warm_start(net1, net2, config, init_from)
+        console.print(f"weights initialised from {init_from}")
     steps_per_epoch = max(int(tcfg.get("min_steps_per_epoch", 1)), math.ceil(len(train_feet) / int(tcfg["batch1"])))
     total_steps = steps_per_epoch * int(tcfg["epochs"])
     opts = [torch.optim.AdamW(net.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
@@ -259,7 +307,10 @@ def train_model(
             o.load_state_dict(s)
         for sc, s in zip(scheds, ckpt["scheds"], strict=True):
             sc.load_state_dict(s)
-            sc.total_steps = max(sc.total_steps, total_steps + 1)  # --epochs may have been raised
+            if total_steps + 1 != sc.total_steps:  # --epochs was changed: rescale the schedule
+                if sc.last_epoch >= total_steps:
+                    raise InputError(f"--epochs {tcfg['epochs']}: the checkpoint is already past that")
+                _stretch_one_cycle(sc, total_steps + 1)
         rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"])
         rows = ckpt["rows"]
@@ -321,7 +372,7 @@ def train_model(
             with atomic_path(ckpt_path) as tmp:
                 torch.save(ckpt, tmp)
             save_bundle(out, {**config, "model_version": f"fold-{fold}-epoch-{epoch + 1}"},
-                        net1.state_dict(), net2.state_dict())
+                        net1.state_dict(), net2.state_dict(), shape_model=shape_prior)
             _write_metrics(rows, log_dir / "metrics.csv")
             last_epoch = epoch + 1 == int(tcfg["epochs"])
             if "val_stage1_mm" in row or last_epoch:

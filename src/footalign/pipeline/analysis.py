@@ -73,12 +73,21 @@ def physical_bounds(image: Image) -> tuple[np.ndarray, np.ndarray]:
     return pts.min(axis=0), pts.max(axis=0)
 
 
+SOFT_TISSUE_RANGE_HU = (-450.0, 100.0)
+
+
 def soft_tissue_peak(values: np.ndarray) -> float:
-    """Mode of the HU histogram between -500 and 300 HU (soft tissue; fat and muscle blend)."""
-    inside = values[(values > -500.0) & (values < 300.0)]
+    """Mode of the HU histogram within :data:`SOFT_TISSUE_RANGE_HU` (soft tissue; fat and muscle blend).
+
+    The range reaches down far enough for cone-beam offsets (-200 HU seen on a real scanner)
+    and stops below cancellous bone and the platform (~150-400 HU, blurred down to ~120), which in a small foot can
+    outnumber the soft-tissue voxels.
+    """
+    lo, hi = SOFT_TISSUE_RANGE_HU
+    inside = values[(values > lo) & (values < hi)]
     if inside.size < 100:
         return 0.0
-    hist, edges = np.histogram(inside, bins=80, range=(-500.0, 300.0))
+    hist, edges = np.histogram(inside, bins=55, range=(lo, hi))
     hist = ndimage.uniform_filter1d(hist.astype(float), 5)
     i = int(np.argmax(hist))
     return float(0.5 * (edges[i] + edges[i + 1]))

@@ -18,6 +18,7 @@ from scipy import ndimage
 from footalign.anatomy import LANDMARK_NAMES
 from footalign.errors import InputError
 from footalign.geometry.measurements import Measurements, measure_foot
+from footalign.geometry.shape_model import ShapeModel
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
 from footalign.pipeline.analysis import ScanAnalysis, analyse_scan
@@ -26,6 +27,7 @@ from footalign.pipeline.feet import FootRegion, detect_feet
 from footalign.pipeline.floor import detect_platform
 from footalign.pipeline.orientation import Pose, crop_canonical, estimate_pose, looks_upside_down
 from footalign.pipeline.qc import QCWarning, confidence_warnings, implausible_distances, side_consistency
+from footalign.pipeline.shape_check import check_against_shape
 
 FOV_EDGE_MM = 2.0  # a predicted point this close to the FOV boundary may sit on cut-off bone
 # Centres of heads and bases: the structure extends about this far around the point, so a
@@ -287,6 +289,7 @@ def predict_scan(
     analysis_spacing: float = 2.0,
     layout: ScanLayout | None = None,
     align_long_axis: bool = False,
+    shape_model: ShapeModel | str | None = "model",
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -304,6 +307,9 @@ def predict_scan(
     align_long_axis : also turn each foot turned > 30° about the vertical back to -y for the
         model. Off by default: the bone's principal axis is a rough estimate of the long axis,
         and on simulated scans turning made the model worse (docs/report.md).
+    shape_model : the landmark shape prior that recognises landmarks cut off by the field of
+        view and implausible positions (``pipeline.shape_check``); ``"model"`` = the predictor's
+        own (its ``shape_model`` attribute, from the model bundle), ``None`` = no such check.
     progress : called with a short line at each step (for the CLI).
 
     Returns
@@ -317,6 +323,8 @@ def predict_scan(
         Unusable content (NaN, constant, absurd spacing) or no foot in the volume.
     """
     say = progress or (lambda _msg: None)
+    if isinstance(shape_model, str):
+        shape_model = getattr(predictor, "shape_model", None)
     if layout is None:
         layout = locate_feet(image, source=source, side=side, analysis_spacing=analysis_spacing)
     analysis, regions, floor = layout.analysis, layout.regions, layout.floor
@@ -366,6 +374,11 @@ def predict_scan(
                 status.append("fov_edge")
             else:
                 status.append(m)
+        shape_qc: list[QCWarning] = []
+        if shape_model is not None:
+            points, status, shape_qc, _ = check_against_shape(
+                shape_model, points, status, region.side,
+                fov_of=lambda p: fov_status(p, image, analysis, distance))
         meta = dict(predicted.meta)
         meta.update({"side_source": region.side_source, "pose": pose.as_dict(),
                      "crop_spacing_mm": crop_spacing})
@@ -375,6 +388,7 @@ def predict_scan(
                         else "warning",
                         note) for note in region.notes]
         qc += confidence_warnings(foot)
+        qc += shape_qc
         qc += implausible_distances(foot)
         qc += off_bone_warnings(foot, analysis, region.bone)
         qc += side_consistency(foot, np.where(np.isfinite(points), canonical, np.nan))

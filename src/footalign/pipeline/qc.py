@@ -6,6 +6,7 @@ a prediction outside them is almost certainly a wrong landmark, not an unusual f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,8 +112,8 @@ def doubtful_landmarks(foot: FootLandmarks, warnings: list[QCWarning]) -> dict[s
     for name, status in zip(LANDMARK_NAMES, foot.status, strict=True):
         if status != "ok":
             out[name] = status.replace("_", " ")
-        elif any(w.severity == "warning" and w.code in ("implausible_distance", "off_bone")
-                 and name in w.message for w in warnings):
+        elif any(w.severity == "warning" and w.code in ("implausible_distance", "off_bone", "implausible_position")
+                 and re.search(rf"\b{name}\b", w.message) for w in warnings):  # TAL_HEAD is not TAL_HEAD_MED
             out[name] = "failed a QC check"
     return out
 

@@ -1,0 +1,148 @@
+"""Install a trained model as footalign's shipped model, with its shape prior and model card.
+
+    python scripts/export_shipped_model.py work_data/runs/shipped_v2 --dataset work_data/sim_train \
+        [--fold 0 --evaluate-fold] [--accuracy bench/results/accuracy.json]
+
+1. copies the bundle to ``src/footalign/data/model`` (weights, TorchScript graphs, checksums)
+   with the shape prior of the complete ground-truth landmark sets of ``--dataset``;
+2. with ``--evaluate-fold``, predicts the held-out cases of that fold (oracle per-foot crops,
+   ``footalign.model.assess``) and writes the evaluation to ``work_data/fold_eval/``;
+3. writes ``model_card.md`` (and ``docs/model_card.md``): data, commands, seed, training log,
+   the held-out test results of ``--accuracy`` (the benchmark on seeds 9001-9005, when it was
+   measured with this very model), the fold evaluation, and the known limits.
+
+Run it again after ``make bench`` to put the benchmark's figures into the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from build_shape_model import complete_sets  # noqa: E402
+
+from footalign.geometry.shape_model import build_shape_model  # noqa: E402
+from footalign.io.atomic import write_text_atomic  # noqa: E402
+from footalign.model.bundle import load_bundle, save_bundle, shipped_model_dir  # noqa: E402
+from footalign.model.card import model_card  # noqa: E402
+
+MODEL_NAME = "footalign-landmarks-0.2-sim"
+TRAINING_DATA = (
+    "320 synthetic weight-bearing CT scans from `footalign simulate --n 320 --seed 11 --spacing 1.0` "
+    "(single and bilateral, left and right, all six pathologies of the default mix, fields of view "
+    "that cut the tibia or the toes). Fold {fold} of `dataset.json`: {n_train} scans ({train_feet} feet) "
+    "for training, {n_val} scans ({val_feet} feet) held out for validation and the fold evaluation below."
+)
+COMMAND = """footalign simulate --n 320 --out work_data/sim_train --seed 11 --spacing 1.0
+footalign train work_data/sim_train --fold 0 --out work_data/runs/shipped_v2 \\
+    --config work_data/shipped_config.json --init src/footalign/data/model --epochs 24 --max-minutes 92
+# As run: 1 epoch of a 26-epoch schedule, then --resume --epochs 34 (3 epochs), then
+# --resume --epochs 24 (the last 20; --resume rescales the one-cycle schedule to the new length).
+# work_data/shipped_config.json:
+# {"train": {"lr": 2e-3, "epochs": 26, "val_every": 2, "threads": 1,
+#            "aug": {"hu_shift": 200.0, "contrast": 0.2, "truncate_prob": 0.3}}}
+python scripts/export_shipped_model.py work_data/runs/shipped_v2 --dataset work_data/sim_train --evaluate-fold
+python bench/run_all.py     # held-out test set (seeds 9001-9005), speed, memory, landmarker
+python scripts/export_shipped_model.py work_data/runs/shipped_v2 --dataset work_data/sim_train"""
+LIMITS = [
+    "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
+    "(one real scan exists, without ground truth: docs/real_scan.md).",
+    "Warm-started from the previous shipped model (44 scans, 60 epochs) and trained for about 100 minutes on one "
+    "CPU core (the other core trained the landmarker peer model of the benchmark with a 90 CPU-minute budget).",
+    "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
+    "pipeline (`footalign predict`) provides such crops.",
+    "Confidence is a heatmap-shape score, not a calibrated probability. Landmarks cut off by the field of view "
+    "are recognised by the pipeline's shape prior (`shape_model.json`), not by the networks alone.",
+]
+
+
+def accuracy_summary(path: Path, version: str) -> dict[str, Any] | None:
+    """The benchmark's accuracy result in the card's summary format, if measured with ``version``."""
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    if doc.get("status") == "not measured" or doc.get("model", {}).get("version") != version:
+        return None
+    return {"n_feet": int(doc["overall"]["n_feet"]),
+            "landmark_mean_error_mm": {n: v["mean"] for n, v in doc["landmarks"].items()},
+            "measurement_mae": {n: v["mae"] for n, v in doc["measurements"].items()},
+            "overall": doc["overall"]}
+
+
+def evaluate_fold(trained: Path, dataset: Path, fold: int) -> dict[str, Any]:
+    from footalign.model.assess import evaluate_predictions, predict_cases
+    from footalign.model.dataset import read_dataset
+    from footalign.model.predictor import Predictor
+
+    data = read_dataset(dataset)
+    _, val = data.split(fold)
+    preds, gts, ids = predict_cases(Predictor.from_folder(trained), data, val)
+    return evaluate_predictions(preds, gts, ids, REPO / "work_data" / "fold_eval",
+                                title=f"Held-out fold {fold} of {dataset.name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trained", type=Path, help="training output folder (a model bundle)")
+    parser.add_argument("--dataset", type=Path, required=True, help="the training data set")
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--evaluate-fold", action="store_true", help="evaluate the held-out fold (minutes)")
+    parser.add_argument("--accuracy", type=Path, default=REPO / "bench" / "results" / "accuracy.json")
+    args = parser.parse_args()
+
+    dest = shipped_model_dir()
+    points, sides = complete_sets(args.dataset)
+    prior = build_shape_model(points, sides, source=f"{args.dataset.name}: {len(points)} feet (complete sets)")
+    config, net1, net2 = load_bundle(args.trained)
+    version = f"{MODEL_NAME} ({config.get('model_version', 'dev')})"
+    config["model_version"] = version
+
+    fold_file = REPO / "work_data" / "fold_eval" / "summary.json"
+    if args.evaluate_fold:
+        evaluate_fold(args.trained, args.dataset, args.fold)
+    fold_summary = json.loads(fold_file.read_text()) if fold_file.is_file() else None
+
+    metrics = pd.read_csv(args.trained / "training" / "metrics.csv")
+    validated = metrics.dropna(subset=["val_stage1_mm"])
+    last = validated.iloc[-1] if len(validated) else metrics.iloc[-1]
+    doc = json.loads((args.dataset / "dataset.json").read_text())
+    split = next(f for f in doc["folds"] if int(f["fold"]) == args.fold)
+    feet = {c["id"]: len(c["feet"]) for c in doc["cases"]}
+    training_data = TRAINING_DATA.format(fold=args.fold, n_train=len(split["train"]), n_val=len(split["val"]),
+                                         train_feet=sum(feet[i] for i in split["train"]),
+                                         val_feet=sum(feet[i] for i in split["val"]))
+    notes = (f"Trained {int(metrics['epoch'].iloc[-1])} epochs in {metrics['seconds'].sum() / 60:.0f} min of "
+             f"training steps on one CPU thread (validation time not counted). Validation at epoch "
+             f"{int(last['epoch'])}: stage 1 {last.get('val_stage1_mm', float('nan')):.2f} mm, stage 2 "
+             f"{last.get('val_stage2_mm', float('nan')):.2f} mm (patches jittered as in training). Learning curve: "
+             "docs/img/model_learning_curve.png. Shape prior: the complete ground-truth landmark sets of all "
+             f"{prior.n_feet} feet of the data set.")
+    test = accuracy_summary(args.accuracy, version)
+    test_data = ("the benchmark's held-out test set (`bench/bench_accuracy.py`: seeds 9001-9005, 0.4/0.6/0.8/1.0 mm, "
+                 "all pathologies, single and bilateral; never used for training or selection), through the full "
+                 "`footalign predict` pipeline (foot detection, side, crop); see docs/benchmarks.md")
+    cv_note = (f"Only fold {args.fold} of the five was trained (the compute budget of one session). Its held-out "
+               f"scans, predicted with oracle per-foot crops (`footalign.model.assess`):") if fold_summary else ""
+    card = model_card(config, training_data=training_data, command=COMMAND, training_notes=notes,
+                      test_summary=test, test_data=test_data, cv_summary=fold_summary, cv_note=cv_note,
+                      limits=LIMITS)
+    save_bundle(dest, config, net1.state_dict(), net2.state_dict(), card=card, shape_model=prior.to_dict())
+    write_text_atomic(REPO / "docs" / "model_card.md", card)
+    curve = args.trained / "training" / "learning_curve.png"
+    if curve.is_file():
+        shutil.copyfile(curve, REPO / "docs" / "img" / "model_learning_curve.png")
+    print(f"installed {version} in {dest}; card: {'with' if test else 'without'} benchmark results, "
+          f"{'with' if fold_summary else 'without'} fold evaluation")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Landmarks checked against the foot's other landmarks (the shape prior of ``geometry.shape_model``).
+
+A model trained on complete feet, shown a scan whose field of view cuts the forefoot off, still
+puts the metatarsal heads somewhere inside the image, on whatever bone looks most alike. The
+other landmarks tell where those heads must be: when that expected position lies outside the
+field of view and the model's point is far from it, the landmark is reported ``outside_fov``
+(not marked). A point far from its expected position inside the field of view gets a QC warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from footalign.anatomy import LANDMARK_NAMES, N_LANDMARKS
+from footalign.geometry.shape_model import ShapeModel, expected_positions
+from footalign.pipeline.qc import QCWarning
+
+# A point counts as far from its expected position beyond max(MIN_MM, SPREADS x its spread):
+# the spread is the leave-one-out error of the prior on simulated feet, which do not show the
+# whole range of real anatomy, hence the generous margin.
+FAR_MIN_MM = 15.0
+FAR_SPREADS = 4.0
+
+
+def expected_leave_one_out(model: ShapeModel, points: np.ndarray, side: str, trusted: np.ndarray) -> np.ndarray:
+    """Expected position of each landmark from the trusted *other* landmarks (22, 3) mm."""
+    out = np.full((N_LANDMARKS, 3), np.nan)
+    full = expected_positions(model, points, side, trusted=trusted)
+    for k in range(N_LANDMARKS):
+        if trusted[k]:
+            others = trusted.copy()
+            others[k] = False
+            out[k] = expected_positions(model, points, side, trusted=others)[k]
+        else:
+            out[k] = full[k]
+    return out
+
+
+def check_against_shape(
+    model: ShapeModel,
+    points: np.ndarray,
+    status: list[str],
+    side: str,
+    *,
+    fov_of: Callable[[np.ndarray], list[str]],
+) -> tuple[np.ndarray, list[str], list[QCWarning], np.ndarray]:
+    """Re-examine one foot's landmarks (scan LPS mm) with the shape prior.
+
+    Parameters
+    ----------
+    points, status : the foot's landmarks and their statuses (``"ok"``, ``"low_confidence"``,
+        ``"fov_edge"``, ``"outside_fov"``; NaN points for the latter).
+    fov_of : the field-of-view status of arbitrary points (as ``pipeline.predict.fov_status``).
+
+    Returns
+    -------
+    points, status : updated (cut-off landmarks set to NaN / ``"outside_fov"``).
+    warnings : QC warnings (cut-off landmarks recognised, implausible positions).
+    expected : the expected positions (NaN where the prior could not be fitted).
+    """
+    points = np.array(points, dtype=float)
+    status = list(status)
+    trusted = np.array([s == "ok" for s in status]) & np.all(np.isfinite(points), axis=1)
+    expected = expected_leave_one_out(model, points, side, trusted)
+    if not np.any(np.isfinite(expected)):
+        return points, status, [], expected
+    expected_fov = fov_of(expected)
+    limit = np.maximum(FAR_MIN_MM, FAR_SPREADS * model.spread_mm)
+    cut, odd = [], []
+    for k, name in enumerate(LANDMARK_NAMES):
+        if status[k] == "outside_fov" or not np.all(np.isfinite(points[k])) or not np.all(np.isfinite(expected[k])):
+            continue
+        distance = float(np.linalg.norm(points[k] - expected[k]))
+        if distance <= limit[k]:
+            continue
+        if expected_fov[k] == "outside_fov":
+            points[k] = np.nan
+            status[k] = "outside_fov"
+            cut.append(f"{name} ({distance:.0f} mm)")
+        else:
+            odd.append(f"{name} ({distance:.0f} mm)")
+    warnings = []
+    if cut:
+        warnings.append(QCWarning("outside_fov_by_shape", "warning",
+                                  "expected outside the field of view from the other landmarks; the "
+                                  "model's point lay on other bone and is not marked: " + ", ".join(cut)))
+    if odd:
+        warnings.append(QCWarning("implausible_position", "warning",
+                                  "far from where the other landmarks place it (unusual anatomy or a "
+                                  "wrong landmark), check: " + ", ".join(odd)))
+    return points, status, warnings, expected
