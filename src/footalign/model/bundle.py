@@ -158,12 +158,10 @@ def load_inference_bundle(model_dir: str | Path) -> tuple[dict[str, Any], torch.
     Same checks (config, checksums of every file used); the networks compute the same maps.
     """
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: model folder not found")
-    config = read_config(model_dir)
     scripts = tuple(SCRIPT_FILES.values())
     if not all((model_dir / name).is_file() for name in scripts):
-        return load_bundle(model_dir)
+        return load_bundle(model_dir)  # also the "folder not found" error
+    config = read_config(model_dir)
     verify_checksums(model_dir, (WEIGHTS_FILE, CONFIG_FILE, *scripts))
     nets = []
     for stage in ("stage1", "stage2"):

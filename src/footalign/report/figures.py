@@ -14,7 +14,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import ndimage
 
 from footalign.anatomy import AXES, LANDMARK_NAMES, LANDMARKS
 from footalign.image import Image, resample
@@ -75,8 +74,10 @@ def slice_panel(crop: Image, point: np.ndarray, plane: str, *, window_mm: float,
     """HU of a ``window_mm`` square of the ``plane`` slice through ``point``, ``pixels`` per side.
 
     Rows run down the page: anterior at the top for axial panels, superior for the others.
-    Trilinear samples of the (canonical, axis-aligned) crop; air outside it.
+    Trilinear samples of the crop (``model.sampling.sample_points``); air outside it.
     """
+    from footalign.model.sampling import sample_points
+
     h, v, s = _PLANES[plane]
     offsets = np.linspace(-window_mm / 2, window_mm / 2, pixels)
     rows = offsets if plane == "axial" else offsets[::-1]  # axial: -y (anterior) at the top
@@ -84,9 +85,7 @@ def slice_panel(crop: Image, point: np.ndarray, plane: str, *, window_mm: float,
     grid[..., h] = point[h] + offsets[None, :]
     grid[..., v] = point[v] + rows[:, None]
     grid[..., s] = point[s]
-    index = (grid - np.asarray(crop.origin)) / np.asarray(crop.spacing)
-    return ndimage.map_coordinates(crop.array, index.reshape(-1, 3).T, order=1, mode="constant",
-                                   cval=-1000.0, prefilter=False).reshape(pixels, pixels)
+    return sample_points(crop, grid.reshape(-1, 3), background_hu=-1000.0).reshape(pixels, pixels)
 
 
 def landmark_slices_png(crop: Image, points: np.ndarray, status: list[str], *, window_mm: float = 60.0,
