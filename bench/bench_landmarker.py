@@ -393,6 +393,12 @@ def test_cases_from(root: Path) -> list[dict[str, Any]]:
     return cases
 
 
+def test_set_simulators(root: Path) -> list[str]:
+    """The simulator versions (source hashes in ``bench_recipe.json``) that made the test set."""
+    stamps = (json.loads(p.read_text()) for p in sorted(root.glob("*/bench_recipe.json")))
+    return sorted({s.get("simulator_source_sha256", "?") for s in stamps})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="footalign data set used to train footalign's model")
@@ -455,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                      "max_wall_min": training.get("max_wall_min", None if args.skip_train else args.max_wall_min),
                      "footalign_train_cpu_min": args.footalign_train_cpu_min,
                      "nice": os.nice(0)},
-        "test_set": {"root": args.test_root, "n_cases": len(cases), "n_feet": ev_fa.n_feet},
+        "test_set": {"root": args.test_root, "n_cases": len(cases), "n_feet": ev_fa.n_feet,
+                     "simulator_source_sha256": test_set_simulators(args.test_root)},
         "footalign_predictions": res["footalign_source"],
         "overall": {"footalign": ev_fa.overall(), "landmarker": ev_lm.overall()},
         "per_landmark": per_landmark,

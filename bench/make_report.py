@@ -60,14 +60,15 @@ def targets_section(acc, peer, speed, mem) -> list[str]:
     rows = []
     if measured(peer):
         t = peer["targets"]
+        earlier = "" if same_test_set(peer, acc) else " (earlier run: previous test set and model, section 2)"
         ratios = [v["ratio_landmarker_over_footalign"] for v in peer["per_landmark"].values()
                   if v["ratio_landmarker_over_footalign"] is not None]
-        rows.append(["footalign more accurate than landmarker on every landmark's mean error",
+        rows.append(["footalign more accurate than landmarker on every landmark's mean error" + earlier,
                      f"{t['n_landmarks_footalign_better']}/22 landmarks; landmarker/footalign error ratio "
                      f"{fmt(min(ratios))}–{fmt(max(ratios))}" if ratios else "—",
                      verdict(t["footalign_better_on_every_landmark"])])
         tm = peer["timing"]
-        rows.append(["footalign faster per foot than landmarker (model time)",
+        rows.append(["footalign faster per foot than landmarker (model time)" + earlier,
                      f"{fmt(tm['footalign_model_seconds_per_foot'])} s vs {fmt(tm['landmarker_model_seconds_per_foot'])} s "
                      f"(landmarker/footalign = {fmt(tm['ratio_landmarker_over_footalign'])})",
                      verdict(t["footalign_faster_per_foot"])])
@@ -158,10 +159,22 @@ def accuracy_section(acc) -> list[str]:
     return lines
 
 
+def same_test_set(peer, acc) -> bool:
+    """Whether the peer comparison ran on the test set of the accuracy result (same simulator)."""
+    if not (measured(peer) and measured(acc)):
+        return False
+    ours = sorted({part.get("simulator_source_sha256") for part in acc["test_set"].get("parts", [])})
+    return peer["test_set"].get("simulator_source_sha256") == ours
+
+
 def peer_section(peer, acc) -> list[str]:
     lines = ["## 2. Peer comparison: the landmarker toolkit", ""]
     if not measured(peer):
         return [*lines, f"**Not measured**: {why_not(peer)}.", ""]
+    if not same_test_set(peer, acc):
+        lines += ["**Earlier run**: this comparison was measured on a previous version of the test set (made by "
+                  "an earlier simulator) with an earlier footalign model (its footalign column is that model, not "
+                  "the one in section 1); it was not re-run since.", ""]
     tr, s = peer["training"], peer["settings"]
     lines += [
         f"landmarker {peer['landmarker_version']} in its own environment (`.venv-bench`, torch 2.13.0 pinned), "

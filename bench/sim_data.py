@@ -1,7 +1,8 @@
 """Simulated inputs of the benchmarks, made once with ``footalign simulate`` and reused.
 
-A data set is regenerated only when its recipe (the simulate arguments) changes; the recipe
-and the wall time it took are stored next to it in ``bench_recipe.json``.
+A data set is regenerated only when its recipe (the simulate arguments) or the simulator's
+source changes; the recipe, the source hash and the wall time it took are stored next to it in
+``bench_recipe.json``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def simulate(recipe: SimRecipe, out: Path, *, nice: int = 0) -> dict:
     stamp = out / "bench_recipe.json"
     if stamp.is_file() and (out / "dataset.json").is_file():
         record = json.loads(stamp.read_text())
-        if record.get("recipe") == asdict(recipe):
+        # Same arguments from another simulator version make other scans: regenerate then.
+        if record.get("recipe") == asdict(recipe) and record.get("simulator_source_sha256") == simulator_source_hash():
             return record
     if out.exists():
         shutil.rmtree(out)

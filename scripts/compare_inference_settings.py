@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from footalign.anatomy import LANDMARK_NAMES
 from footalign.io.images import read_image
 from footalign.model.assess import foot_crop
 from footalign.model.dataset import read_dataset
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--n-feet", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=Path("work_data/inference_settings.json"))
+    parser.add_argument("--variants", nargs="*", help="only these variants (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = read_dataset(args.dataset)
@@ -55,6 +57,8 @@ def main() -> None:
     base = Predictor.from_folder(args.model)
     results = {}
     for name, change in VARIANTS.items():
+        if args.variants and name not in args.variants:
+            continue
         predictor = copy.copy(base)
         predictor.config = copy.deepcopy(base.config)
         for stage, values in change.items():
@@ -68,6 +72,8 @@ def main() -> None:
         e = np.array(errors)
         results[name] = {"mean_mm": float(np.nanmean(e)), "median_mm": float(np.nanmedian(e)),
                          "worst_landmark_mean_mm": float(np.nanmax(np.nanmean(e, axis=0))),
+                         "landmark_mean_mm": dict(zip(LANDMARK_NAMES, np.nanmean(e, axis=0).round(3).tolist(),
+                                                      strict=True)),
                          "seconds_per_foot": float(np.median(seconds))}
         r = results[name]
         print(f"{name:40s} mean {r['mean_mm']:.2f} mm, median {r['median_mm']:.2f}, worst landmark "

@@ -8,6 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from footalign.anatomy import LANDMARK_INDEX, LANDMARK_NAMES, N_LANDMARKS
 from footalign.geometry.shape_model import (
+    FOOT_SCALE_RANGE,
     ShapeModel,
     build_shape_model,
     expected_positions,
@@ -76,6 +77,33 @@ def test_expected_positions_ignore_one_gross_outlier():
     few = np.zeros(N_LANDMARKS, bool)
     few[:3] = True
     assert np.all(np.isnan(expected_positions(model, foot, "right", trusted=few)))
+
+
+def test_fit_similarity_keeps_its_scale_in_the_given_range():
+    source = _base_shape()
+    target = 0.5 * source @ Rotation.random(random_state=1).as_matrix().T + 20.0
+    free = fit_similarity(source, target)
+    clamped = fit_similarity(source, target, scale_range=(0.8, 1.25))
+    assert free.scale == pytest.approx(0.5) and clamped.scale == pytest.approx(0.8)
+    np.testing.assert_allclose(clamped.rotation, free.rotation, atol=1e-9)  # same best rotation
+    np.testing.assert_allclose(clamped.apply(source).mean(axis=0), target.mean(axis=0), atol=1e-9)
+
+
+def test_expected_foot_is_never_smaller_than_a_small_adult_foot():
+    # Trusted points that agree on a half-size foot (as a few confident points on the wrong bone
+    # can, e.g. metatarsal heads found again on the midfoot of a scan that cuts the forefoot):
+    # the expected foot stays at the smallest plausible size instead of shrinking with them.
+    rng = np.random.default_rng(5)
+    base = _base_shape()
+    model = build_shape_model([_random_similarity(rng, base + rng.normal(0, 0.5, base.shape)) for _ in range(20)],
+                              ["right"] * 20)
+    tiny = 0.5 * (model.mean - model.mean.mean(axis=0))
+    trusted = np.zeros(N_LANDMARKS, bool)
+    trusted[:6] = True
+    expected = expected_positions(model, tiny, "right", trusted=trusted)
+    size = np.linalg.norm(expected - expected.mean(axis=0), axis=1).mean()
+    mean_size = np.linalg.norm(model.mean - model.mean.mean(axis=0), axis=1).mean()
+    assert size == pytest.approx(FOOT_SCALE_RANGE[0] * mean_size, rel=1e-6)
 
 
 def test_check_against_shape_recognises_landmarks_cut_off_by_the_field_of_view():

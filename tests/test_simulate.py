@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from footalign.anatomy import LANDMARKS, MEASUREMENT_BY_NAME, SURFACE_LANDMARKS
+from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENT_BY_NAME, SURFACE_LANDMARKS
 from footalign.cli import main
 from footalign.geometry.measurements import measure_foot
 from footalign.io.images import read_image
@@ -23,18 +23,19 @@ from footalign.simulate.case import (
     simulate_case,
     template_patches,
 )
-from footalign.simulate.mesh_landmarks import landmarks_from_meshes
+from footalign.simulate.mesh_landmarks import landmarks_from_meshes, posterior_facet
 from footalign.simulate.shape import ShapeParams
 from footalign.simulate.templates import BONE_LABELS
 from footalign.simulate.voxelize import overlap_depths
 
 # Measurements whose ANATOMY.md normal range every simulated normal foot is put into (the
-# hindfoot angle by construction, Böhler angle and calcaneal pitch by the calibrated neutral
-# posture). The others are reported with their distributions in docs/simulation.md (most fall
-# in range most of the time; the TAL_DOME->TAL_HEAD talar axis is ~20 deg steeper on real tali
-# than the radiographic axis behind the declination range, and heights are measured from the
-# platform).
-CALIBRATED = ("hindfoot_angle", "bohler_angle", "calcaneal_pitch")
+# hindfoot angle by construction, the others by the calibrated neutral posture). The rest are
+# reported with their distributions in docs/simulation.md: the three sagittal angles of the
+# TAL_DOME->TAL_HEAD talar axis read ~20 deg off the radiographic ranges (that axis is steeper
+# than the talar neck axis), talus-M1 AP spreads +-10 deg with the talus shapes, and the two
+# heights and the foot-ankle offset are still outside their ranges.
+CALIBRATED = ("hindfoot_angle", "bohler_angle", "calcaneal_pitch", "talocalcaneal_ap", "tnca",
+              "hallux_valgus_angle", "intermetatarsal_1_2")
 
 FIXED_SHAPE = ShapeParams(scale=1.05, global_amplitude_mm=1.5, bone_amplitude_mm=0.3)
 
@@ -84,7 +85,11 @@ def test_image_has_ct_values(bilateral_case):
     air = np.median(ct[(labels == 0) & (ct < -500)])
     assert 150 < bone < 1200
     assert -1030 < air < -900
-    assert np.percentile(ct[labels > 0], 99) > 700  # cortical bone
+    # The cortical shell stands out above the cancellous interior even at this coarse 1.5 mm
+    # test spacing, where partial volume takes much of a ~1 mm cortex's contrast.
+    render = bilateral_case.params["render"]
+    cortex_floor = render["cancellous_hu"] + 0.3 * (render["cortical_hu"] - render["cancellous_hu"])
+    assert np.percentile(ct[labels > 0], 99) > cortex_floor
 
 
 def test_hindfoot_valgus_parameter_moves_hindfoot_angle_by_its_amount():
@@ -129,6 +134,26 @@ def test_normal_feet_fall_in_normal_ranges(seed):
     for name in CALIBRATED:
         lo, hi = MEASUREMENT_BY_NAME[name].normal_range
         assert lo <= values[name] <= hi, f"{name} = {values[name]:.1f} outside the normal {lo}..{hi}"
+
+
+def _declination(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (degrees) of the line a->b below the floor z = 0 (posed feet stand on it)."""
+    d = b - a
+    return float(np.degrees(np.arctan2(-d[2], np.hypot(d[0], d[1]))))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_normal_feet_have_a_normal_longitudinal_arch(seed):
+    # Calcaneal pitch + first metatarsal declination = 180 deg - the calcaneal-first-metatarsal
+    # angle (normal about 125-140 deg): a normal arch, neither cavus nor flat. The template's
+    # own posture gave ~66 deg (a cavus arch) before the Chopart/tarsometatarsal calibration.
+    rng = np.random.default_rng(seed)
+    skeleton, floor = make_foot(sample_pose("normal", rng), sample_shape(rng), rng)
+    foot = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
+    m1_declination = _declination(foot["M1_BASE"], foot["M1_HEAD"])
+    pitch = measure_foot(foot).values["calcaneal_pitch"]
+    assert 15.0 <= m1_declination <= 30.0
+    assert 40.0 <= pitch + m1_declination <= 55.0
 
 
 @pytest.mark.parametrize("pathology", ["normal", "planovalgus", "hallux_valgus"])
@@ -194,6 +219,53 @@ def test_unwritable_output_fails_cleanly(tmp_path, capsys):
     assert "footalign: error" in err and "Traceback" not in err
     assert blocker.read_text() == "not a folder"
     assert not Path(str(blocker) + "/ds").exists()
+
+
+@pytest.mark.parametrize("tilt", [(-1.5, 1.5, 5.0), (1.2, -0.8, -12.0)])
+def test_ground_truth_does_not_depend_on_how_the_foot_stands_in_the_scanner(tilt):
+    # The same posed foot, turned rigidly with its floor (a platform tilt and a toe-out, as in
+    # the simulated scans): every landmark moves with it. CALC_LOW as the single lowest heel
+    # vertex jumped up to 8 mm under such turns (the heel's underside is nearly flat), which
+    # swung the hindfoot angle by up to 5 deg.
+    from scipy.spatial.transform import Rotation
+
+    from footalign.landmarks import FloorPlane
+
+    skeleton, floor = make_foot(NEUTRAL_POSE, FIXED_SHAPE, np.random.default_rng(5))
+    rotation = Rotation.from_euler("xyz", tilt, degrees=True).as_matrix()
+    turned = {name: mesh.copy().apply_transform(np.r_[np.c_[rotation, np.zeros(3)], [[0, 0, 0, 1]]])
+              for name, mesh in skeleton.meshes.items()}
+    turned_floor = FloorPlane(point=rotation @ floor.point, normal=rotation @ floor.normal, source="platform")
+    before = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
+    after = landmarks_from_meshes(turned, "right", turned_floor, patches=template_patches())
+    moved = np.linalg.norm(after.points @ rotation - before.points, axis=1)
+    margins = [LANDMARK_NAMES.index(name) for name in ("TAL_HEAD_MED", "TAL_HEAD_LAT")]
+    assert np.delete(moved, margins).max() < 0.5
+    assert moved[margins].max() < 2.0  # edge points of a 2 mm band: one mesh vertex either way
+    assert measure_foot(after).values["hindfoot_angle"] == pytest.approx(
+        measure_foot(before).values["hindfoot_angle"], abs=0.2)
+
+
+def test_posterior_facet_is_cut_from_the_sustentaculum_at_the_tarsal_canal():
+    skeleton, floor = make_foot(NEUTRAL_POSE, FIXED_SHAPE, np.random.default_rng(5))
+    calcaneus, patches = skeleton.meshes["calcaneus"], template_patches()
+    subtalar, cuboid = patches[("calcaneus", "talus")], patches[("calcaneus", "cuboid")]
+    posterior = posterior_facet(calcaneus, subtalar, calcaneus.vertices[cuboid].mean(axis=0))
+    middle = np.setdiff1d(subtalar, posterior)
+    assert 0.3 * len(subtalar) < len(posterior) < 0.9 * len(subtalar) and len(middle) > 20
+    # Foot frame of the standing right foot (LPS): anterior = -y, medial = +x.
+    v = calcaneus.vertices
+    assert v[posterior, 1].mean() > v[middle, 1].mean() + 5.0  # behind the middle facet
+    assert v[posterior, 0].mean() < v[middle, 0].mean()  # and lateral of the sustentaculum
+    # The cut crosses the narrow bridge: few patch edges join the two parts.
+    edges = calcaneus.edges_unique
+    in_post, in_mid = np.isin(edges, posterior), np.isin(edges, middle)
+    crossing = np.sum((in_post[:, 0] & in_mid[:, 1]) | (in_mid[:, 0] & in_post[:, 1]))
+    assert crossing < 0.15 * len(middle)
+    # CALC_PFA is the posterior facet's top, not the (higher) sustentaculum.
+    foot = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=patches)
+    assert np.min(np.linalg.norm(v[posterior] - foot["CALC_PFA"], axis=1)) < 1e-6
+    assert v[middle, 2].max() > foot["CALC_PFA"][2]
 
 
 def test_landmarks_from_a_label_map_match_the_mesh_ground_truth():

@@ -32,10 +32,13 @@ class Similarity:
         return self.scale * np.asarray(points, dtype=float) @ self.rotation.T + self.translation
 
 
-def fit_similarity(source: np.ndarray, target: np.ndarray, *, weights: np.ndarray | None = None) -> Similarity:
+def fit_similarity(source: np.ndarray, target: np.ndarray, *, weights: np.ndarray | None = None,
+                   scale_range: tuple[float, float] | None = None) -> Similarity:
     """Weighted least-squares similarity transform taking ``source`` onto ``target`` (N, 3).
 
     Rows with a NaN in either set or zero weight are ignored; at least three are needed.
+    ``scale_range``: the scale is clamped to it (the best rotation does not depend on the scale,
+    and the translation keeps mapping centroid onto centroid).
 
     Notes
     -----
@@ -55,6 +58,8 @@ def fit_similarity(source: np.ndarray, target: np.ndarray, *, weights: np.ndarra
     matrix = rotation.as_matrix()
     rotated = a @ matrix.T
     scale = float(np.sum(w * np.einsum("ij,ij->i", rotated, b)) / max(np.sum(w * np.einsum("ij,ij->i", a, a)), 1e-12))
+    if scale_range is not None:
+        scale = float(np.clip(scale, *scale_range))
     return Similarity(scale, matrix, c_dst - scale * c_src @ matrix.T)
 
 
@@ -126,13 +131,21 @@ def build_shape_model(point_sets: list[np.ndarray], sides: list[str], *, iterati
     return ShapeModel(mean, spread, len(sets), source)
 
 
+# Feet are 0.8-1.25 times the mean foot's size (adult feet of ~200-310 mm around a ~250 mm
+# mean). Without this bound a few confident points on the wrong bone can shrink the fitted foot:
+# on the real scan, whose field of view cuts the forefoot, metatarsal points placed on the
+# midfoot pulled the fit to 0.64 of the mean size, forefoot and all.
+FOOT_SCALE_RANGE = (0.8, 1.25)
+
+
 def expected_positions(model: ShapeModel, points: np.ndarray, side: str, *, trusted: np.ndarray,
                        outlier_spreads: float = 3.0, min_outlier_mm: float = 8.0) -> np.ndarray:
     """Where every landmark of a foot is expected, from its ``trusted`` landmarks (22 bool).
 
     Robust: after a first fit, trusted landmarks farther than ``outlier_spreads`` spreads (and
-    ``min_outlier_mm``) from their expected position are dropped and the fit repeated. Returns
-    (22, 3) mm in the foot's own frame; all NaN when fewer than four landmarks can be trusted.
+    ``min_outlier_mm``) from their expected position are dropped and the fit repeated; the fit's
+    scale stays within ``FOOT_SCALE_RANGE``. Returns (22, 3) mm in the foot's own frame; all NaN
+    when fewer than four landmarks can be trusted.
     """
     pts = to_right_frame(points, side)
     use = np.asarray(trusted, dtype=bool) & np.all(np.isfinite(pts), axis=1)
@@ -140,7 +153,7 @@ def expected_positions(model: ShapeModel, points: np.ndarray, side: str, *, trus
         return np.full((N_LANDMARKS, 3), np.nan)
     limit = np.maximum(outlier_spreads * model.spread_mm, min_outlier_mm)
     for _ in range(3):
-        fit = fit_similarity(model.mean, pts, weights=use.astype(float))
+        fit = fit_similarity(model.mean, pts, weights=use.astype(float), scale_range=FOOT_SCALE_RANGE)
         expected = fit.apply(model.mean)
         residual = np.linalg.norm(expected - pts, axis=1)
         keep = use & ~(residual > limit)

@@ -28,10 +28,13 @@ PATHOLOGIES: tuple[str, ...] = ("normal", "cavus", "planovalgus", "hallux_valgus
 DEFAULT_MIX: dict[str, float] = {"normal": 0.4, "cavus": 0.15, "planovalgus": 0.2, "hallux_valgus": 0.15,
                                  "hindfoot_varus": 0.05, "hindfoot_valgus": 0.05}
 
-# Joint angles that bring the (supinated, plantarflexed) cadaver template to a normal standing
-# alignment; calibrated against the ANATOMY.md normal ranges (docs/simulation.md).
-NEUTRAL_POSE = PoseParams(hallux_valgus=-20.5, first_ray_varus=-10.0, midfoot_plantarflexion=26.5,
-                          forefoot_abduction=10.5, subtalar_eversion=-7.4, forefoot_pronation=30.2,
+# Joint angles that bring the (supinated, plantarflexed, forefoot-adducted) cadaver template to a
+# normal standing alignment: calcaneal pitch ~25 deg and first metatarsal declination ~20 deg (a
+# calcaneal-first-metatarsal angle of ~135 deg), talus-M1 AP, Kite, TNCA, HVA and IMA in their
+# normal ranges (docs/simulation.md, "Calibration"; scripts/neutral_pose_report.py).
+NEUTRAL_POSE = PoseParams(hallux_valgus=-25.0, first_ray_varus=-6.0, midfoot_plantarflexion=-5.0,
+                          chopart_plantarflexion=25.0, metatarsus_abduction=18.0,
+                          forefoot_abduction=8.0, subtalar_eversion=-6.5, forefoot_pronation=30.2,
                           hindfoot_target=5.0, tibia_lean=4.0)
 # Foot length (heel to hallux tip, skin) = bone length + this soft-tissue allowance.
 SKIN_LENGTH_MM = 15.0
@@ -76,6 +79,8 @@ def sample_pose(pathology: str, rng: np.random.Generator) -> PoseParams:
     u = rng.uniform
     p = replace(n, hallux_valgus=n.hallux_valgus + u(-3, 3), first_ray_varus=n.first_ray_varus + u(-1.5, 1.5),
                 midfoot_plantarflexion=n.midfoot_plantarflexion + u(-3, 3),
+                chopart_plantarflexion=n.chopart_plantarflexion + u(-2, 2),
+                metatarsus_abduction=n.metatarsus_abduction + u(-2, 2),
                 forefoot_abduction=n.forefoot_abduction + u(-1.5, 1.5),
                 subtalar_eversion=n.subtalar_eversion + u(-1.5, 1.5), hindfoot_target=u(2.0, 8.0),
                 tibia_lean=u(0.0, 8.0))

@@ -28,6 +28,11 @@ ARTICULAR_PAIRS = (("talus", "navicular"), ("navicular", "talus"), ("talus", "ti
                    ("calcaneus", "talus"), ("calcaneus", "cuboid"), ("tibia", "talus"))
 
 
+# The heel's underside is nearly flat: its single lowest vertex jumps by centimetres under a
+# 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _extreme).
+CALC_LOW_PLATEAU_MM = 1.0
+
+
 @dataclass(frozen=True)
 class Frame:
     """Foot frame: unit axes (rows of ``axes``: x anterior, y medial, z up) in LPS."""
@@ -125,6 +130,36 @@ def articular_patches(meshes: dict[str, trimesh.Trimesh]) -> dict[tuple[str, str
     through rigid motion and smooth deformation, so compute them once on a neutral pose)."""
     return {(a, b): articular_patch(meshes[a], meshes[b], margin_mm=_PATCH_MARGIN_MM.get((a, b), 2.5))
             for a, b in ARTICULAR_PAIRS if a in meshes and b in meshes}
+
+
+def posterior_facet(calcaneus: trimesh.Trimesh, subtalar: np.ndarray, anterior: np.ndarray) -> np.ndarray:
+    """The posterior facet (vertex indices) of the calcaneus' subtalar surface ``subtalar``.
+
+    The subtalar patch also holds the middle and anterior facets (on the sustentaculum); they
+    join the posterior facet only through a narrow bridge across the tarsal canal. A spectral
+    bisection of the patch's mesh graph (sign of the Fiedler vector) cuts that bridge; the
+    posterior facet is the part farther from the point ``anterior`` (the calcaneocuboid facet).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, laplacian
+
+    inside = np.zeros(len(calcaneus.vertices), dtype=bool)
+    inside[subtalar] = True
+    edges = calcaneus.edges_unique[inside[calcaneus.edges_unique].all(axis=1)]
+    local = np.full(len(calcaneus.vertices), -1)
+    local[subtalar] = np.arange(len(subtalar))
+    i, j = local[edges[:, 0]], local[edges[:, 1]]
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(subtalar),) * 2)
+    graph = (graph + graph.T).tocsr()
+    # Spectral cut on the largest connected piece (stray margin vertices stay out).
+    _, piece = connected_components(graph, directed=False)
+    main = np.flatnonzero(piece == np.bincount(piece).argmax())
+    lap = laplacian(graph[main][:, main], normed=True).toarray()
+    fiedler = np.linalg.eigh(lap)[1][:, 1]
+    halves = [subtalar[main[fiedler < 0]], subtalar[main[fiedler >= 0]]]
+    far = [np.linalg.norm(np.asarray(calcaneus.vertices)[h].mean(axis=0) - anterior) if len(h) else -1.0
+           for h in halves]
+    return halves[int(np.argmax(far))]
 
 
 def _icp(moving: np.ndarray, fixed_tree: cKDTree, fixed: np.ndarray, init: np.ndarray, *,
@@ -298,7 +333,7 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     provisional_x = out["M2_HEAD"] - calc_centre
     calc = v["calcaneus"]
     posterior = calc[(calc - calc_centre) @ provisional_x < 0]
-    out["CALC_LOW"] = posterior[int(np.argmin(posterior @ z))]
+    out["CALC_LOW"] = _extreme(posterior, -z, plateau_mm=CALC_LOW_PLATEAU_MM)
     frame = _frame(floor, out["CALC_LOW"], out["M2_HEAD"])
     x, y, z = frame.axes
 
@@ -307,14 +342,11 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     span = cx.max() - cx.min()
     back = calc[cx <= cx.min() + 0.25 * span]
     out["CALC_TUB"] = _extreme(back, (z - x) / np.sqrt(2))
-    sub = calc[patches[("calcaneus", "talus")]]
-    sub_x = sub @ x
-    # The posterior facet is the subtalar surface behind the sinus tarsi (the posterior part).
-    post_facet = sub[sub_x <= np.percentile(sub_x, 55)]
-    out["CALC_PFA"] = _extreme(post_facet, z)
     front = calc[cx >= cx.max() - 0.2 * span]
-    out["CALC_ANT"] = _extreme(front, (x + z) / np.sqrt(2))
     cc = calc[patches[("calcaneus", "cuboid")]] if ("calcaneus", "cuboid") in patches else front
+    post_facet = calc[posterior_facet(meshes["calcaneus"], patches[("calcaneus", "talus")], cc.mean(axis=0))]
+    out["CALC_PFA"] = _extreme(post_facet, z)
+    out["CALC_ANT"] = _extreme(front, (x + z) / np.sqrt(2))
     out["CALC_CC"] = _extreme(cc, (x - z) / np.sqrt(2))
 
     # Talus: dome centre, head sphere and the head's articular margins.

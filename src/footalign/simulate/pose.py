@@ -5,9 +5,12 @@ of the template: x anterior, y medial, z up, right foot):
 
 1.-2. (applied last, in the standing foot's transverse plane, see 7.)
 3. midfoot sagittal bend (cavus +, flat -): cuneiforms and rays about a transverse axis at the
-   naviculocuneiform joint, and the rays again at the tarsometatarsal joints;
-4. Chopart transverse rotation (forefoot abduction +): navicular, cuboid and everything distal,
-   about a vertical axis between the talar head and the calcaneocuboid joint;
+   naviculocuneiform joint, and the rays again at the tarsometatarsal joints, where each ray
+   also turns about a vertical axis (metatarsus abduction +);
+4. Chopart sagittal bend (plantarflexion +): navicular, cuboid and everything distal about a
+   transverse axis through the talar head centre (the talonavicular ball stays congruent); then
+   Chopart transverse rotation (forefoot abduction +): the same bones about a vertical axis
+   between the talar head and the calcaneocuboid joint;
 5. subtalar rotation (eversion/pronation +, valgus): every foot bone except the talus about the
    subtalar (Inman) axis through the talar head;
 6. the foot set on the floor (support plane of calcaneus and metatarsal heads);
@@ -47,6 +50,8 @@ class PoseParams:
     hallux_valgus: float = 0.0
     first_ray_varus: float = 0.0
     midfoot_plantarflexion: float = 0.0
+    chopart_plantarflexion: float = 0.0
+    metatarsus_abduction: float = 0.0
     forefoot_abduction: float = 0.0
     subtalar_eversion: float = 0.0
     forefoot_pronation: float = 0.0
@@ -145,12 +150,18 @@ def pose_skeleton(skeleton: Skeleton, params: PoseParams,
                         ("metatarsal_3", "lateral_cuneiform"), ("metatarsal_4", "cuboid"),
                         ("metatarsal_5", "cuboid")):
         digit = {"metatarsal_1": HALLUX}.get(ray, tuple(n for n in LESSER_TOES if n.startswith(f"toe{ray[-1]}")))
-        rotate_bones(m, (ray, *digit), bend_axis, 0.4 * params.midfoot_plantarflexion,
-                     _contact_centre(m[ray], m[tarsal]))
+        tmt = _contact_centre(m[ray], m[tarsal])
+        rotate_bones(m, (ray, *digit), bend_axis, 0.4 * params.midfoot_plantarflexion, tmt)
+        # Metatarsus abduction (+, heads lateral; about -z for a right foot, y medial), also at
+        # each ray's own joint, so the template's adducted forefoot can be brought to normal.
+        rotate_bones(m, (ray, *digit), z, -params.metatarsus_abduction, tmt)
 
-    # 4. Chopart: abduction moves the forefoot laterally (about +z for a right foot, y medial).
+    # 4. Chopart: sagittal bend (+ plantarflexes midfoot and forefoot on the hindfoot, so the
+    # standing arch peaks at Chopart's joint rather than in the midfoot), then abduction, which
+    # moves the forefoot laterally (about +z for a right foot, y medial).
     head = talar_head_centre(m)
     cc = _contact_centre(m["calcaneus"], m["cuboid"])
+    rotate_bones(m, CHOPART_DISTAL, bend_axis, params.chopart_plantarflexion, head)
     rotate_bones(m, CHOPART_DISTAL, z, -params.forefoot_abduction, head + 0.4 * (cc - head))
 
     # 4b. forefoot pronation about the long axis through the talar head (lowers the first ray).
