@@ -65,7 +65,7 @@ def dicom_writer() -> Callable[..., str]:
     return write_dicom_series
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_wbct() -> Path:
     """The real cone-beam WBCT sample in ../shared (skips when it is absent)."""
     if not (REAL_WBCT / "wbct_left_0p8mm.nii.gz").is_file():

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from footalign.anatomy import LANDMARK_NAMES, MEASUREMENTS
 from footalign.errors import InputError, OutputError
+from footalign.model.config import PRECISIONS
 
 PREDICT_HELP = """Find the feet in a weight-bearing CT scan and write their 22 landmarks, 14 measurements and a visual report.
 
@@ -33,9 +34,6 @@ Examples:
 
 Exit codes: 0 success; 1 batch finished but some scans failed (see failures.csv); 2 bad input; 3 model problem; 4 output not writable.
 """
-
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def load_predictor(model_dir: Path | None, device: str, precision: str = "auto") -> Any:

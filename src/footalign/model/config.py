@@ -11,6 +11,8 @@ from footalign.anatomy import LANDMARK_NAMES
 
 CONFIG_SCHEMA = "footalign.model"
 CONFIG_VERSION = 1
+# Network arithmetic at inference (Predictor); here, without torch, so the CLI can check it first.
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 
 # Stage 1 sees the whole foot at 6 mm (240 x 336 x 240 mm, long axis along LPS y); stage 2 sees a
 # 24 mm cube at 1 mm. Sizes chosen by timing on 2 CPU cores (docs/model.md).

@@ -20,6 +20,7 @@ from footalign.geometry.shape_model import ShapeModel
 from footalign.image import Image
 from footalign.landmarks import FootLandmarks
 from footalign.model.bundle import load_bundle_shape_model, load_inference_bundle, shipped_model_dir
+from footalign.model.config import PRECISIONS
 from footalign.model.heatmaps import decode_heatmaps, spatial_softmax
 from footalign.model.sampling import (
     downsample_for,
@@ -73,8 +74,8 @@ class Predictor:
     def __init__(self, config: dict[str, Any], stage1: torch.nn.Module, stage2: torch.nn.Module, *,
                  device: str = "cpu", source: str = "", shape_model: ShapeModel | None = None,
                  precision: str = "auto") -> None:
-        if precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.config = config
         self.shape_model = shape_model
         self.precision = ("bfloat16" if cpu_has_native_bf16() else "float32") if precision == "auto" else precision
