@@ -15,13 +15,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from common import DOCS_IMG, TEST_SET_SEED, WORK, print_table, set_threads, write_result
-from footalign.anatomy import PUBLISHED_ANGLE_MAE_DEG, PUBLISHED_LANDMARK_MAE_MM
+from footalign.anatomy import LANDMARK_INDEX, PUBLISHED_ANGLE_MAE_DEG, PUBLISHED_LANDMARK_MAE_MM
+from footalign.pipeline.tibia_sections import SECTION_HEIGHTS_MM
 from sim_data import SimRecipe, dataset_cases, simulate
 
 TEST_SPACINGS_MM = (0.4, 0.6, 0.8, 1.0)
@@ -131,6 +133,17 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         shutil.copyfile(paths["boxplot"], DOCS_IMG / "bench_accuracy_landmarks.png")
         shutil.copyfile(paths["bland_altman"], DOCS_IMG / "bench_accuracy_bland_altman.png")
 
+    # Ablation: the same predictions with the network's own TIB_DIST / TIB_PROX (before the
+    # pipeline re-measured them as tibial section centroids).
+    network_pairing = pair_feet(_with_network_tibia(pred), gt)
+    network_eval = evaluate_landmarks(network_pairing.pred, network_pairing.gt, case_ids=network_pairing.case_ids)
+    tibia_ablation = {
+        "note": "TIB_DIST/TIB_PROX as the network placed them vs as re-measured in the image (the default)",
+        "network": {**{n: network_eval.landmarks[n].mean for n in SECTION_HEIGHTS_MM},
+                    "hindfoot_angle_mae": network_eval.measurements["hindfoot_angle"].mae},
+        "measured": {**{n: evaluation.landmarks[n].mean for n in SECTION_HEIGHTS_MM},
+                     "hindfoot_angle_mae": evaluation.measurements["hindfoot_angle"].mae},
+    }
     breakdown = _breakdown(evaluation, cases)
     overall = evaluation.overall()
     landmark_means = {k: s.mean for k, s in evaluation.landmarks.items()}
@@ -157,6 +170,7 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         "landmarks": evaluation.as_dict()["landmarks"],
         "measurements": evaluation.as_dict()["measurements"],
         "breakdown": breakdown,
+        "tibia_sections_ablation": tibia_ablation,
         "targets": targets,
         "predict_failures": prediction["failures"],
         "predict_seconds_per_scan": {"median": float(np.median(seconds)) if seconds else None,
@@ -171,6 +185,23 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
     print_table("footalign measurement agreement", ["measurement", "MAE", "bias", "ICC(2,1)", "published MAE"],
                 [[m.name, m.mae, m.bias, m.icc, m.published_mae] for m in evaluation.measurements.values()])
     return data
+
+
+def _with_network_tibia(pred):
+    """``pred`` with each foot's TIB_DIST / TIB_PROX put back to the network's own points."""
+    from footalign.evaluation.matching import LandmarkSet
+
+    cases = {}
+    for key, feet in pred.cases.items():
+        cases[key] = []
+        for foot in feet:
+            points = foot.points.copy()
+            network = (foot.meta or {}).get("tibia_sections", {}).get("network_points_mm", {})
+            for name, p in network.items():
+                if np.isfinite(points[LANDMARK_INDEX[name]]).all():  # not cut off afterwards
+                    points[LANDMARK_INDEX[name]] = p
+            cases[key].append(replace(foot, points=points))
+    return LandmarkSet(cases, pred.sources)
 
 
 def _breakdown(evaluation, cases: list[dict]) -> dict[str, Any]:

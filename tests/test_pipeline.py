@@ -22,7 +22,7 @@ from footalign.pipeline.feet import split_feet_along_x
 from footalign.pipeline.orientation import Pose, rotation_between
 from footalign.pipeline.outputs import measurements_document, outputs_complete, write_scan_outputs
 from footalign.pipeline.predict import locate_feet, predict_scan
-from test_pipeline_phantoms import MarkerPredictor, make_scan, restore_storage, subvolume
+from test_pipeline_phantoms import TIBIA_CYLINDER, MarkerPredictor, make_scan, restore_storage, subvolume
 
 TOL_MM = 0.8  # marker centroid on a 2 mm phantom resampled to 1 mm
 
@@ -275,7 +275,8 @@ def test_cone_beam_fill_value_marks_the_cut_forefoot_outside_fov():
     noise_clipped = (array < -1010) & ~outside  # some air voxels clipped at -1019 too (speckle)
     array[outside | noise_clipped] = -1019.0
     scan = image.with_array(array)
-    result = predict_scan(scan, _TruthDouble(truth[0].points), crop_spacing=1.5)
+    # measure_tibia=False: the points must come back exactly as the double gave them.
+    result = predict_scan(scan, _TruthDouble(truth[0].points), crop_spacing=1.5, measure_tibia=False)
     assert result.analysis.fill_value == -1019.0
     foot = result.feet[0]
     status = dict(zip(LANDMARK_NAMES, foot.landmarks.status, strict=True))
@@ -287,6 +288,42 @@ def test_cone_beam_fill_value_marks_the_cut_forefoot_outside_fov():
             assert status[name] == "ok" and foot.landmarks.has(name), name
     assert sum(r > 92.0 for r in inside) >= 4  # the metatarsal heads and the hallux
     assert np.allclose(foot.landmarks.points[inside < 85.0], truth[0].points[inside < 85.0], atol=1e-3)
+
+
+def _tibia_axis_offset(points: np.ndarray) -> np.ndarray:
+    """Distance (mm) of points from the phantom tibia's axis, and their height above its end."""
+    start, axis, _, _ = TIBIA_CYLINDER
+    along = (points - start) @ axis
+    return np.c_[np.linalg.norm(points - start - along[:, None] * axis, axis=1), along]
+
+
+def test_tibial_sections_are_measured_from_a_rough_start():
+    image, truth, _ = make_scan()
+    tib = [LANDMARK_NAMES.index(n) for n in ("TIB_PROX", "TIB_DIST")]
+    rough = truth[0].points.copy()
+    rough[tib] += np.array([[3.0, -2.0, 7.0], [-2.5, 2.0, -5.0]])  # sideways and along the shaft
+    result = predict_scan(image, _TruthDouble(rough), crop_spacing=1.5)
+    foot = result.feet[0]
+    np.testing.assert_allclose(foot.landmarks.points[tib], truth[0].points[tib], atol=0.8)
+    assert foot.landmarks.meta["tibia_sections"]["notes"] == []
+    unrefined = predict_scan(image, _TruthDouble(rough), crop_spacing=1.5, measure_tibia=False).feet[0]
+    true_angle = measure_foot(truth[0]).values["hindfoot_angle"]
+    assert abs(unrefined.measurements.values["hindfoot_angle"] - true_angle) > 3.0
+    assert foot.measurements.values["hindfoot_angle"] == pytest.approx(true_angle, abs=1.0)
+
+
+def test_proximal_tibial_section_moves_down_to_the_field_of_view():
+    image, truth, _ = make_scan()
+    array = image.array.copy()
+    z = image.index_to_physical(np.argwhere(np.ones(image.shape, bool)))[:, 2].reshape(image.shape)
+    array[z > 120.0] = -1019.0  # a cone-beam volume whose reconstruction stops at 120 mm
+    result = predict_scan(image.with_array(array), _TruthDouble(truth[0].points), crop_spacing=1.5)
+    prox = result.feet[0].landmarks["TIB_PROX"]
+    radial, height = _tibia_axis_offset(prox[None])[0]
+    assert radial < 0.8
+    # The most proximal complete section: its 25 mm disk (tilted with the shaft) below the cut.
+    assert 120.0 - 4.0 < prox[2] + 25.0 * np.sin(np.radians(2.9)) + 1.0 <= 120.0 + 0.5
+    assert height < 60.0 - 10.0
 
 
 def test_landmark_placed_in_soft_tissue_is_flagged():

@@ -26,7 +26,7 @@ BONE_HU, SOFT_HU, PLATFORM_HU, AIR_HU = 700.0, 40.0, 250.0, -1000.0
 # Right foot, local frame: LPS axes, floor (platform top) at z = 0, toes towards -y,
 # medial towards +x. Spread so that marker balls stay >= 13 mm apart.
 MARKERS_RIGHT: dict[str, tuple[float, float, float]] = {
-    "TIB_PROX": (0, 10, 135), "TIB_DIST": (0, 8, 95), "TAL_DOME": (0, 5, 68), "TAL_HEAD": (0, -14, 52),
+    "TIB_PROX": (0, 10, 138), "TIB_DIST": (0, 8, 98), "TAL_DOME": (0, 5, 68), "TAL_HEAD": (0, -14, 52),
     "TAL_HEAD_MED": (14, -12, 56), "TAL_HEAD_LAT": (-13, -12, 56), "CALC_LOW": (0, 52, 13),
     "CALC_TUB": (0, 66, 40), "CALC_PFA": (0, 25, 46), "CALC_ANT": (-10, 2, 36), "CALC_CC": (-12, -8, 18),
     "NAV_LOW": (2, -30, 33), "NAV_MED": (16, -28, 47), "NAV_LAT": (-10, -30, 48), "CUN1_LOW": (16, -46, 26),
@@ -38,7 +38,11 @@ ELLIPSOIDS = [((0, 35, 28), (16, 38, 18)), ((0, 5, 55), (15, 22, 13)), ((3, -28,
 CAPSULES = [((18, -58, 30), (22, -120, 16), 5.5), ((3, -62, 31), (4, -128, 15), 5.0),
             ((-5, -60, 28), (-8, -124, 14), 4.5), ((-12, -56, 26), (-16, -118, 14), 4.5),
             ((-18, -50, 22), (-22, -110, 14), 5.0), ((24, -128, 14), (25, -160, 12), 5.5),
-            ((0, 5, 66), (0, 10, 200), 13.0), ((-24, 12, 45), (-22, 15, 200), 5.0)]
+            ((-24, 12, 45), (-22, 15, 200), 5.0)]
+# The tibia: a flat-ended cylinder whose sections 20 and 60 mm above its end (the plafond,
+# ~10 mm above the dome marker's centre) are centred on TIB_DIST and TIB_PROX, as defined.
+_TIB_AXIS = np.subtract(MARKERS_RIGHT["TIB_PROX"], MARKERS_RIGHT["TIB_DIST"]) / 40.05
+TIBIA_CYLINDER = (np.asarray(MARKERS_RIGHT["TIB_DIST"], float) - 20.0 * _TIB_AXIS, _TIB_AXIS, 150.0, 13.0)
 
 
 def marker_truth(side: str = "right") -> np.ndarray:
@@ -76,6 +80,9 @@ def foot_density(local: np.ndarray, side: str) -> np.ndarray:
         a, b = np.asarray(a, float), np.asarray(b, float)
         near = _in_box(q, (a + b) / 2, np.abs(b - a) / 2 + r)
         bone[near] |= _capsule_distance(q[near], a, b) <= r
+    start, axis, length, radius = TIBIA_CYLINDER
+    along = (q - start) @ axis
+    bone |= (along >= 0) & (along <= length) & (np.linalg.norm(q - start - along[:, None] * axis, axis=1) <= radius)
     hu[bone] = BONE_HU
     for i, m in enumerate(marker_truth("right")):
         near = np.flatnonzero(_in_box(q, m, np.full(3, MARKER_RADIUS)))

@@ -57,7 +57,7 @@ def test_real_scan_full_prediction_flags_the_cut_forefoot(real_predictions):
     assert foot.side == "left"
     # README: metatarsal heads and phalanges are outside the field of view: reported as such and
     # not marked (the model alone puts them on the midfoot; the shape prior recognises them).
-    for name in ("M1_HEAD", "M2_HEAD", "P1_BASE", "P1_HEAD"):
+    for name in ("M1_HEAD", "M2_HEAD", "M5_HEAD", "P1_BASE", "P1_HEAD"):
         assert foot.landmarks.status[LANDMARK_NAMES.index(name)] == "outside_fov", name
         assert not foot.landmarks.has(name), name
     assert not np.isfinite(foot.measurements.values["hallux_valgus_angle"])
@@ -70,10 +70,3 @@ def test_real_scan_full_prediction_flags_the_cut_forefoot(real_predictions):
     both = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
     assert both.sum() >= 14 and np.max(np.linalg.norm(a[both] - b[both], axis=1)) < 3.0
 
-
-@pytest.mark.needs_shared
-@pytest.mark.xfail(strict=True, reason="known regression of model 0.3: it puts M5_HEAD on the fifth metatarsal "
-                   "shaft with confidence 0.6, within the shape prior's 33 mm tolerance, so it is marked")
-def test_real_scan_cut_fifth_metatarsal_head_is_not_marked(real_predictions):
-    foot = real_predictions["dicom"][1].feet[0]
-    assert foot.landmarks.status[LANDMARK_NAMES.index("M5_HEAD")] == "outside_fov"

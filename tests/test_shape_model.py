@@ -137,6 +137,31 @@ def test_check_against_shape_recognises_landmarks_cut_off_by_the_field_of_view()
     assert np.all(np.isfinite(expected))
 
 
+
+def test_a_point_the_prior_puts_outside_the_field_of_view_gets_a_tighter_tolerance():
+    # Noisy training feet give spreads of ~9 mm: 2 spreads (expected outside the field of
+    # view) and 4 spreads (expected inside) then both exceed the 15 mm floor.
+    rng = np.random.default_rng(6)
+    base = _base_shape()
+    model = build_shape_model([_random_similarity(rng, base + rng.normal(0, 5.0, base.shape)) for _ in range(40)],
+                              ["right"] * 40)
+    inside, outside = 2, 5
+    assert np.all(model.spread_mm[[inside, outside]] > 7.5)
+    fitted = expected_positions(model, base, "right", trusted=np.ones(N_LANDMARKS, bool))
+
+    def fov_of(points: np.ndarray) -> list[str]:
+        return ["outside_fov" if np.allclose(p, fitted[outside], atol=12.0) else "ok" for p in points]
+
+    for spreads, kept_outside in ((1.0, True), (3.0, False)):
+        predicted = fitted.copy()
+        for k in (inside, outside):  # both moved by the same multiple of their own spread
+            predicted[k] = fitted[k] + [spreads * model.spread_mm[k], 0.0, 0.0]
+        status = ["ok"] * N_LANDMARKS
+        _, new_status, _, _ = check_against_shape(model, predicted, status, "right", fov_of=fov_of)
+        assert new_status[inside] == "ok"
+        assert (new_status[outside] == "ok") == kept_outside, spreads
+
+
 def test_shipped_model_carries_an_anatomical_shape_prior():
     from footalign.model.bundle import load_bundle_shape_model, shipped_model_dir
 

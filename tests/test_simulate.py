@@ -17,6 +17,7 @@ from footalign.io.images import read_image
 from footalign.io.landmarks import read_landmarks
 from footalign.simulate.case import (
     NEUTRAL_POSE,
+    PATHOLOGIES,
     make_foot,
     sample_pose,
     sample_shape,
@@ -124,6 +125,24 @@ def test_hallux_valgus_parameters_raise_hva_and_ima():
                           first_ray_varus=NEUTRAL_POSE.first_ray_varus + 8.0))
     assert hv["hallux_valgus_angle"] - base["hallux_valgus_angle"] == pytest.approx(25.0, abs=3.0)
     assert hv["intermetatarsal_1_2"] - base["intermetatarsal_1_2"] == pytest.approx(8.0, abs=2.0)
+
+
+
+def test_navicular_low_point_is_the_tuberosity_in_every_kind_of_foot():
+    # The underside of the navicular is nearly level from side to side; as the single lowest
+    # vertex NAV_LOW jumped ~20 mm between the tuberosity and the lateral edge from foot to foot
+    # (model error 6.9 mm). It must sit on the medial tuberosity in every foot, near the bottom.
+    for seed, pathology in enumerate(PATHOLOGIES):
+        rng = np.random.default_rng(40 + seed)
+        skeleton, floor = make_foot(sample_pose(pathology, rng), sample_shape(rng), rng)
+        lm = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
+        frame_y = np.cross(floor.normal, lm["M2_HEAD"] - lm["CALC_LOW"])
+        frame_y /= np.linalg.norm(frame_y)  # medial for a right foot
+        nav = np.asarray(skeleton.meshes["navicular"].vertices)
+        across = (nav - nav.mean(axis=0)) @ frame_y
+        assert (lm["NAV_LOW"] - nav.mean(axis=0)) @ frame_y > 0.4 * across.max(), pathology
+        height = (lm["NAV_LOW"] - nav[np.argmin(nav @ floor.normal)]) @ floor.normal
+        assert 0.0 <= height < 5.0, pathology
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

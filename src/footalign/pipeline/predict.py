@@ -28,6 +28,7 @@ from footalign.pipeline.floor import detect_platform
 from footalign.pipeline.orientation import Pose, crop_canonical, estimate_pose, looks_upside_down
 from footalign.pipeline.qc import QCWarning, confidence_warnings, implausible_distances, side_consistency
 from footalign.pipeline.shape_check import check_against_shape
+from footalign.pipeline.tibia_sections import SECTION_HEIGHTS_MM, TibiaSections, measure_tibia_sections
 
 FOV_EDGE_MM = 2.0  # a predicted point this close to the FOV boundary may sit on cut-off bone
 # Centres of heads and bases: the structure extends about this far around the point, so a
@@ -78,20 +79,27 @@ def fov_distance_map(analysis: ScanAnalysis) -> np.ndarray:
     return dist[1:-1, 1:-1, 1:-1]
 
 
+def fov_depth(points: np.ndarray, image: Image, analysis: ScanAnalysis, distance: np.ndarray) -> np.ndarray:
+    """Depth (mm) of each LPS point inside the reconstructed field of view (``distance`` is
+    :func:`fov_distance_map`); 0 for points outside it or the volume, and for NaN points."""
+    points = np.asarray(points, dtype=float)
+    finite = np.all(np.isfinite(points), axis=1)
+    inside_volume = image.contains(np.nan_to_num(points, nan=1e9))
+    idx = np.rint(analysis.image.physical_to_index(np.nan_to_num(points, nan=-1e9))).astype(int)
+    in_grid = np.all((idx >= 0) & (idx <= np.asarray(analysis.valid.shape) - 1), axis=1)
+    ok = finite & inside_volume & in_grid
+    depth = np.zeros(len(points))
+    depth[ok] = distance[tuple(idx[ok].T)]
+    return depth
+
+
 def fov_status(points: np.ndarray, image: Image, analysis: ScanAnalysis,
                distance: np.ndarray) -> list[str]:
     """Per landmark: ``"outside_fov"`` (outside the volume or its reconstructed field of view),
     ``"fov_edge"`` (within :data:`FOV_EDGE_MM` of it, or within the radius of the head/base whose
     centre it is), else ``"ok"``; NaN points → ``"outside_fov"``."""
     status = []
-    inside_volume = image.contains(np.nan_to_num(points, nan=1e9))
-    idx = np.rint(analysis.image.physical_to_index(np.nan_to_num(points, nan=-1e9))).astype(int)
-    upper = np.asarray(analysis.valid.shape) - 1
-    for name, p, inside, i in zip(LANDMARK_NAMES, points, inside_volume, idx, strict=True):
-        if not np.all(np.isfinite(p)) or not inside or np.any(i < 0) or np.any(i > upper):
-            status.append("outside_fov")
-            continue
-        d = distance[tuple(i)]
+    for name, d in zip(LANDMARK_NAMES, fov_depth(points, image, analysis, distance), strict=True):
         # The coarse map is quantised: half a voxel of slack before calling a point outside.
         edge = max(FOV_EDGE_MM, CENTRE_RADIUS_MM.get(name, 0.0)) + 0.5 * analysis.spacing
         status.append("outside_fov" if d <= 0.0 else "fov_edge" if d <= edge else "ok")
@@ -279,6 +287,23 @@ def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
     return ScanLayout(analysis, regions, floor, upside_down, qc, timings)
 
 
+def _measure_tibia(points: np.ndarray, image: Image, analysis: ScanAnalysis, distance: np.ndarray,
+                   up: np.ndarray) -> tuple[np.ndarray, TibiaSections]:
+    """TIB_DIST / TIB_PROX re-measured as tibial section centroids (``tibia_sections``), where
+    the sections can be measured; elsewhere the network's points stay."""
+    index = {name: LANDMARK_NAMES.index(name) for name in ("TAL_DOME", *SECTION_HEIGHTS_MM)}
+    sections = measure_tibia_sections(
+        image, points[index["TAL_DOME"]], {name: points[index[name]] for name in SECTION_HEIGHTS_MM},
+        threshold_hu=analysis.bone_threshold_hu,
+        inside=lambda p: fov_depth(p, image, analysis, distance) > 0.0,
+        up=up)
+    points = points.copy()
+    for name, p in sections.points.items():
+        if np.all(np.isfinite(p)):
+            points[index[name]] = p
+    return points, sections
+
+
 def predict_scan(
     image: Image,
     predictor: LandmarkPredictor,
@@ -290,6 +315,7 @@ def predict_scan(
     layout: ScanLayout | None = None,
     align_long_axis: bool = False,
     shape_model: ShapeModel | str | None = "model",
+    measure_tibia: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -310,6 +336,8 @@ def predict_scan(
     shape_model : the landmark shape prior that recognises landmarks cut off by the field of
         view and implausible positions (``pipeline.shape_check``); ``"model"`` = the predictor's
         own (its ``shape_model`` attribute, from the model bundle), ``None`` = no such check.
+    measure_tibia : re-measure TIB_DIST and TIB_PROX in the image as tibial section
+        centroids, starting from the model's points (``pipeline.tibia_sections``).
     progress : called with a short line at each step (for the CLI).
 
     Returns
@@ -363,6 +391,10 @@ def predict_scan(
         t_measure = time.perf_counter()
         canonical = np.asarray(predicted.points, dtype=float)
         points = pose.to_scan(canonical)
+        sections = None
+        if measure_tibia:
+            # The foot's up (floor normal or scanner axis): the canonical z axis in the scan.
+            points, sections = _measure_tibia(points, image, analysis, distance, pose.rotation[:, 2])
         fov = fov_status(points, image, analysis, distance)
         model_status = list(predicted.status or ["ok"] * len(LANDMARK_NAMES))
         status = []
@@ -382,12 +414,20 @@ def predict_scan(
         meta = dict(predicted.meta)
         meta.update({"side_source": region.side_source, "pose": pose.as_dict(),
                      "crop_spacing_mm": crop_spacing})
+        if sections is not None:
+            # The network's own points are kept, so a reader (or the benchmark) can compare.
+            meta["tibia_sections"] = {"plafond_above_dome_mm": sections.plafond_mm,
+                                      "heights_above_plafond_mm": sections.heights_mm, "notes": sections.notes,
+                                      "network_points_mm": {name: np.round(p, 3).tolist()
+                                                            for name, p in sections.start.items()}}
         foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
         measurements = measure_foot(foot, floor)
         qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user", "laterality")
                         else "warning",
                         note) for note in region.notes]
         qc += confidence_warnings(foot)
+        qc += [QCWarning("tibia_sections", "info", note + "; the model's point is kept")
+               for note in (sections.notes if sections is not None else [])]
         qc += shape_qc
         qc += implausible_distances(foot)
         qc += off_bone_warnings(foot, analysis, region.bone)

@@ -31,6 +31,12 @@ ARTICULAR_PAIRS = (("talus", "navicular"), ("navicular", "talus"), ("talus", "ti
 # The heel's underside is nearly flat: its single lowest vertex jumps by centimetres under a
 # 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _extreme).
 CALC_LOW_PLATEAU_MM = 1.0
+# The navicular's underside is nearly level from side to side: its plantar-lateral edge and its
+# tuberosity (medial) stand within 1-3 mm of each other, so the single lowest vertex jumped
+# ~20 mm across the bone from foot to foot. NAV_LOW is therefore taken along "down" tilted
+# medially by this angle, which always lands on the plantar tip of the tuberosity (the point
+# navicular height is measured to in the clinic) and is no more than a few mm above the lowest.
+NAV_LOW_MEDIAL_TILT_DEG = 20.0
 
 
 @dataclass(frozen=True)
@@ -370,7 +376,8 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
 
     # Navicular, medial cuneiform.
     nav = v["navicular"]
-    out["NAV_LOW"] = _extreme(nav, -z)
+    tilt = np.radians(NAV_LOW_MEDIAL_TILT_DEG)
+    out["NAV_LOW"] = _extreme(nav, -np.cos(tilt) * z + np.sin(tilt) * y)
     nav_art = nav[patches[("navicular", "talus")]]
     nz = (nav_art - nav_art.mean(axis=0)) @ z
     nav_ring = nav_art[np.abs(nz) <= 3.0]

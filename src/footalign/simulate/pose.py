@@ -160,8 +160,9 @@ def pose_skeleton(skeleton: Skeleton, params: PoseParams,
     # standing arch peaks at Chopart's joint rather than in the midfoot), then abduction, which
     # moves the forefoot laterally (about +z for a right foot, y medial).
     head = talar_head_centre(m)
-    cc = _contact_centre(m["calcaneus"], m["cuboid"])
     rotate_bones(m, CHOPART_DISTAL, bend_axis, params.chopart_plantarflexion, head)
+    # The abduction pivot lies toward the calcaneocuboid joint as it stands after the bend.
+    cc = _contact_centre(m["calcaneus"], m["cuboid"])
     rotate_bones(m, CHOPART_DISTAL, z, -params.forefoot_abduction, head + 0.4 * (cc - head))
 
     # 4b. forefoot pronation about the long axis through the talar head (lowers the first ray).
