@@ -65,8 +65,13 @@ def test_real_scan_full_prediction_flags_the_cut_forefoot(real_predictions):
     # The hindfoot is visible: its landmarks are marked inside the volume.
     for name in ("CALC_LOW", "CALC_TUB", "CALC_PFA", "TAL_HEAD"):
         assert foot.landmarks.has(name) and image.contains(foot.landmarks[name]), name
-    # The same volume read from NIfTI and from DICOM gives the same landmarks.
-    a, b = (r.feet[0].landmarks.points for _, r in real_predictions.values())
-    both = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
-    assert both.sum() >= 14 and np.max(np.linalg.norm(a[both] - b[both], axis=1)) < 3.0
+    # The same volume read from NIfTI and from DICOM gives the same landmarks: the confident ones
+    # within 2 mm; low-confidence points (flat heatmaps on this out-of-domain scan) move more.
+    feet = [r.feet[0].landmarks for _, r in real_predictions.values()]
+    a, b = (f.points for f in feet)
+    marked = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+    confident = marked & np.array([s == t == "ok" for s, t in zip(feet[0].status, feet[1].status, strict=True)])
+    distance = np.linalg.norm(a - b, axis=1)
+    assert marked.sum() >= 14 and np.median(distance[marked]) < 1.0 and distance[marked].max() < 5.0
+    assert confident.sum() >= 5 and distance[confident].max() < 2.0
 

@@ -27,6 +27,9 @@ FAR_SPREADS = 4.0
 # true landmark lies that close in ~99 % of cases). With 4 spreads the real scan's M5_HEAD, put
 # on the fifth metatarsal shaft 31 mm from where its cut-off head is expected, stayed marked.
 FAR_SPREADS_EXPECTED_OUTSIDE = 2.0
+# Landmarks whose definition follows the field of view ("or the most proximal complete section
+# in the field of view") are never cut off by it, wherever the prior expects them.
+FOLLOWS_FOV = frozenset({"TIB_PROX"})
 
 
 def expected_leave_one_out(model: ShapeModel, points: np.ndarray, side: str, trusted: np.ndarray) -> np.ndarray:
@@ -72,7 +75,8 @@ def check_against_shape(
     if not np.any(np.isfinite(expected)):
         return points, status, [], expected
     expected_fov = fov_of(expected)
-    spreads = np.where(np.asarray(expected_fov) == "outside_fov", FAR_SPREADS_EXPECTED_OUTSIDE, FAR_SPREADS)
+    cut_off = (np.asarray(expected_fov) == "outside_fov") & ~np.isin(LANDMARK_NAMES, list(FOLLOWS_FOV))
+    spreads = np.where(cut_off, FAR_SPREADS_EXPECTED_OUTSIDE, FAR_SPREADS)
     limit = np.maximum(FAR_MIN_MM, spreads * model.spread_mm)
     cut, odd = [], []
     for k, name in enumerate(LANDMARK_NAMES):
@@ -81,7 +85,7 @@ def check_against_shape(
         distance = float(np.linalg.norm(points[k] - expected[k]))
         if distance <= limit[k]:
             continue
-        if expected_fov[k] == "outside_fov":
+        if cut_off[k]:
             points[k] = np.nan
             status[k] = "outside_fov"
             cut.append(f"{name} ({distance:.0f} mm)")

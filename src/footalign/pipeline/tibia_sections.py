@@ -34,11 +34,19 @@ OPENING_MM = 1.5
 # same sideways error).
 STEP_DOWN_MM = 2.0
 MIN_PROX_HEIGHT_MM = 30.0
+MIN_DIST_HEIGHT_MM = 10.0
+# Start points closer than this give no usable direction: the first axis is then "up".
 MIN_START_SEPARATION_MM = 20.0
+# A section counts as complete when this disk around the axis lies in the field of view (the
+# simulator's ground truth uses the same rule).
 COMPLETE_DISK_MM = 25.0
+# The plafond is looked for along the axis from this far below to this far above TAL_DOME, on
+# the axis line and on lines this far around it (the lowest consistent one counts, as in
+# ANATOMY.md's "plafond above the dome").
 PLAFOND_SEARCH_MM = (-6.0, 20.0)
 PLAFOND_TUBE_MM = 4.0
-ITERATIONS = 3
+PLAFOND_CONSISTENT_MM = 1.5
+ITERATIONS = 3  # plafond -> sections -> axis rounds; the axis settles in two
 
 
 @dataclass
@@ -149,12 +157,17 @@ def plafond_in_tube(image: Image, dome: np.ndarray, axis: np.ndarray, *, radius_
                     n_lines: int = 6) -> float | None:
     """The lowest plafond height (as :func:`plafond_height`) over the axis line through ``dome``
     and ``n_lines`` parallel lines ``radius_mm`` around it: the plafond's lowest point near
-    the axis, as ANATOMY.md's heights are counted from (the plafond arches up over the dome)."""
+    the axis, as ANATOMY.md's heights are counted from (the plafond arches up over the dome).
+    Lines more than :data:`PLAFOND_CONSISTENT_MM` below the median are ignored."""
     u, v = plane_basis(axis)
     t = np.linspace(0.0, 2.0 * np.pi, n_lines, endpoint=False)
     starts = [np.asarray(dome, dtype=float)] + [dome + radius_mm * (np.cos(a) * u + np.sin(a) * v) for a in t]
-    found = [h for h in (plafond_height(image, p, axis) for p in starts) if h is not None]
-    return min(found) if found else None
+    found = np.array([h for h in (plafond_height(image, p, axis) for p in starts) if h is not None])
+    if len(found) == 0:
+        return None
+    # A line that caught another dip (cancellous bone under the talar plate) reads several mm
+    # low: only lines within PLAFOND_CONSISTENT_MM of the median count.
+    return float(found[found >= np.median(found) - PLAFOND_CONSISTENT_MM].min())
 
 
 def measure_tibia_sections(
@@ -196,12 +209,12 @@ def measure_tibia_sections(
         axis = np.asarray(up, dtype=float)
     axis /= np.linalg.norm(axis)
     current = {"TIB_DIST": dist, "TIB_PROX": prox}
+    complete: tuple[dict[str, np.ndarray], float | None, dict[str, float]] | None = None
     measured: dict[str, np.ndarray] = {}
     reasons: dict[str, str] = {}
     for _ in range(iterations):
         plafond = plafond_in_tube(image, dome, axis)
-        out.plafond_mm = plafond
-        measured, reasons = {}, {}
+        measured, reasons, heights = {}, {}, {}
         for name, height in SECTION_HEIGHTS_MM.items():
             # Without a plafond the sections are cut at the current points' own heights.
             h = plafond + height if plafond is not None else float((current[name] - dome) @ axis)
@@ -211,13 +224,19 @@ def measure_tibia_sections(
                 reasons[name] = reason
                 continue
             measured[name] = centroid
-            out.heights_mm[name] = float((centroid - dome) @ axis) - (plafond or 0.0)
+            heights[name] = float((centroid - dome) @ axis) - (plafond or 0.0)
         if len(measured) < 2:
             break
+        complete = (measured, plafond, heights)
         current = measured
         axis = current["TIB_PROX"] - current["TIB_DIST"]
         axis /= np.linalg.norm(axis)
+    if complete is not None:  # the last round that measured both sections
+        out.points, out.plafond_mm, out.heights_mm = complete
+        return out
+    # Not even one complete round: what the first round measured, and why the rest failed.
     out.points = {name: measured.get(name, np.full(3, np.nan)) for name in SECTION_HEIGHTS_MM}
+    out.plafond_mm, out.heights_mm = plafond, heights
     out.notes += [f"{name} section not measured ({why})" for name, why in reasons.items()]
     return out
 
@@ -229,13 +248,14 @@ def _section_at(image: Image, dome: np.ndarray, guess: np.ndarray, axis: np.ndar
     the proximal one moves down until it is complete (the scan or the bone may end above it)."""
     reason = ""
     in_scan = inside if inside is not None else image.contains
-    if name == "TIB_PROX":
-        # "The most proximal complete section in the field of view": the plane's disk of
-        # COMPLETE_DISK_MM around the axis must lie in the scan, with 1 mm to spare.
-        while not _disk_in_scan(dome + height * axis, axis, in_scan):
-            height -= 0.5
-            if height < MIN_PROX_HEIGHT_MM:
-                return None, "the field of view ends below the lowest allowed section"
+    # "The most proximal complete section in the field of view": the plane's disk of
+    # COMPLETE_DISK_MM around the axis must lie in the scan, with 1 mm to spare. A field of view
+    # that ends below 20 mm puts TIB_DIST there too (as the simulator's ground truth does).
+    lowest = MIN_PROX_HEIGHT_MM if name == "TIB_PROX" else MIN_DIST_HEIGHT_MM
+    while not _disk_in_scan(dome + height * axis, axis, in_scan):
+        height -= 0.5
+        if height < lowest:
+            return None, "the field of view ends below the lowest allowed section"
     while True:
         # The plane's centre: the guess's own sideways position, at the requested height.
         centre = guess + (height - (guess - dome) @ axis) * axis
