@@ -326,6 +326,20 @@ def test_proximal_tibial_section_moves_down_to_the_field_of_view():
     assert height < 60.0 - 10.0
 
 
+def test_tibial_sections_read_a_block_in_the_same_physical_space():
+    from footalign.model.sampling import sample_points
+    from footalign.pipeline.tibia_sections import local_block
+
+    image, _, _ = make_scan()
+    stored = restore_storage(image, (2, 0, 1), (True, False, True))  # a non-contiguous, flipped layout
+    points = np.array([[0.0, 8.0, 98.0], [10.0, -20.0, 60.0], [-15.0, 30.0, 120.0]])
+    block = local_block(stored, points, margin_mm=20.0)
+    assert block.array.flags["C_CONTIGUOUS"] and np.prod(block.shape) < np.prod(stored.shape)
+    probe = points + np.random.default_rng(0).uniform(-15.0, 15.0, (3, 3))
+    np.testing.assert_allclose(sample_points(block, probe, background_hu=-1000.0),
+                               sample_points(image, probe, background_hu=-1000.0), atol=1e-3)
+
+
 def test_landmark_placed_in_soft_tissue_is_flagged():
     image, truth, _ = make_scan()
     points = truth[0].points.copy()

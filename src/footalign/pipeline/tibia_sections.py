@@ -46,6 +46,9 @@ COMPLETE_DISK_MM = 25.0
 PLAFOND_SEARCH_MM = (-6.0, 20.0)
 PLAFOND_TUBE_MM = 4.0
 PLAFOND_CONSISTENT_MM = 1.5
+# Sampling reads a contiguous float32 block around the ankle and leg: ndimage copies a whole
+# non-contiguous volume at every call: the 0.4 mm speed scan took 32 s instead of 26 s.
+LOCAL_MARGIN_MM = 50.0
 ITERATIONS = 3  # plafond -> sections -> axis rounds; the axis settles in two
 
 
@@ -208,6 +211,9 @@ def measure_tibia_sections(
             return out
         axis = np.asarray(up, dtype=float)
     axis /= np.linalg.norm(axis)
+    if inside is None:  # the field of view is the whole volume, not the block read below
+        inside = image.contains
+    image = local_block(image, np.stack([dome, dist, prox, dome + 90.0 * axis]), margin_mm=LOCAL_MARGIN_MM)
     current = {"TIB_DIST": dist, "TIB_PROX": prox}
     complete: tuple[dict[str, np.ndarray], float | None, dict[str, float]] | None = None
     measured: dict[str, np.ndarray] = {}
@@ -275,3 +281,16 @@ def _disk_in_scan(centre: np.ndarray, axis: np.ndarray, in_scan: Callable[[np.nd
     t = np.linspace(0.0, 2.0 * np.pi, 36, endpoint=False)
     rim = centre + COMPLETE_DISK_MM * (np.cos(t)[:, None] * u + np.sin(t)[:, None] * v)
     return bool(np.all(in_scan(np.vstack([rim, rim + axis, centre + axis]))))
+
+
+def local_block(image: Image, points: np.ndarray, *, margin_mm: float) -> Image:
+    """The part of ``image`` within ``margin_mm`` of the bounding box of ``points`` (LPS mm), as a
+    contiguous float32 image in the same physical space."""
+    lo_mm, hi_mm = points.min(axis=0) - margin_mm, points.max(axis=0) + margin_mm
+    corners = np.array([[x, y, z] for x in (lo_mm[0], hi_mm[0]) for y in (lo_mm[1], hi_mm[1])
+                        for z in (lo_mm[2], hi_mm[2])])
+    index = image.physical_to_index(corners)
+    lo = np.clip(np.floor(index.min(axis=0)).astype(int), 0, np.asarray(image.shape) - 1)
+    hi = np.clip(np.ceil(index.max(axis=0)).astype(int) + 1, lo + 1, np.asarray(image.shape))
+    block = np.ascontiguousarray(image.array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], dtype=np.float32)
+    return Image(block, image.spacing, tuple(image.index_to_physical(lo)), image.direction, image.meta)
