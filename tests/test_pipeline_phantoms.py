@@ -41,7 +41,8 @@ CAPSULES = [((18, -58, 30), (22, -120, 16), 5.5), ((3, -62, 31), (4, -128, 15), 
             ((-24, 12, 45), (-22, 15, 200), 5.0)]
 # The tibia: a flat-ended cylinder whose sections 20 and 60 mm above its end (the plafond,
 # ~10 mm above the dome marker's centre) are centred on TIB_DIST and TIB_PROX, as defined.
-_TIB_AXIS = np.subtract(MARKERS_RIGHT["TIB_PROX"], MARKERS_RIGHT["TIB_DIST"]) / 40.05
+_TIB_AXIS = np.subtract(MARKERS_RIGHT["TIB_PROX"], MARKERS_RIGHT["TIB_DIST"])
+_TIB_AXIS = _TIB_AXIS / np.linalg.norm(_TIB_AXIS)
 TIBIA_CYLINDER = (np.asarray(MARKERS_RIGHT["TIB_DIST"], float) - 20.0 * _TIB_AXIS, _TIB_AXIS, 150.0, 13.0)
 
 

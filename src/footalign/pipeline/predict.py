@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import ndimage
 
-from footalign.anatomy import LANDMARK_NAMES
+from footalign.anatomy import LANDMARK_INDEX, LANDMARK_NAMES
 from footalign.errors import InputError
 from footalign.geometry.measurements import Measurements, measure_foot
 from footalign.geometry.shape_model import ShapeModel
@@ -291,16 +291,15 @@ def _measure_tibia(points: np.ndarray, image: Image, analysis: ScanAnalysis, dis
                    up: np.ndarray) -> tuple[np.ndarray, TibiaSections]:
     """TIB_DIST / TIB_PROX re-measured as tibial section centroids (``tibia_sections``), where
     the sections can be measured; elsewhere the network's points stay."""
-    index = {name: LANDMARK_NAMES.index(name) for name in ("TAL_DOME", *SECTION_HEIGHTS_MM)}
     sections = measure_tibia_sections(
-        image, points[index["TAL_DOME"]], {name: points[index[name]] for name in SECTION_HEIGHTS_MM},
+        image, points[LANDMARK_INDEX["TAL_DOME"]], {name: points[LANDMARK_INDEX[name]] for name in SECTION_HEIGHTS_MM},
         threshold_hu=analysis.bone_threshold_hu,
         inside=lambda p: fov_depth(p, image, analysis, distance) > 0.0,
         up=up)
     points = points.copy()
     for name, p in sections.points.items():
         if np.all(np.isfinite(p)):
-            points[index[name]] = p
+            points[LANDMARK_INDEX[name]] = p
     return points, sections
 
 

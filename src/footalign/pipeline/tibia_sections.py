@@ -248,24 +248,23 @@ def measure_tibia_sections(
 
 
 def _section_at(image: Image, dome: np.ndarray, guess: np.ndarray, axis: np.ndarray, height: float, name: str,
-                *, threshold_hu: float, inside: Callable[[np.ndarray], np.ndarray] | None
+                *, threshold_hu: float, inside: Callable[[np.ndarray], np.ndarray]
                 ) -> tuple[np.ndarray | None, str]:
     """The section centroid at ``height`` above the dome along ``axis``, centred under ``guess``;
     the proximal one moves down until it is complete (the scan or the bone may end above it)."""
     reason = ""
-    in_scan = inside if inside is not None else image.contains
     # "The most proximal complete section in the field of view": the plane's disk of
     # COMPLETE_DISK_MM around the axis must lie in the scan, with 1 mm to spare. A field of view
     # that ends below 20 mm puts TIB_DIST there too (as the simulator's ground truth does).
     lowest = MIN_PROX_HEIGHT_MM if name == "TIB_PROX" else MIN_DIST_HEIGHT_MM
-    while not _disk_in_scan(dome + height * axis, axis, in_scan):
+    while not _disk_in_scan(dome + height * axis, axis, inside):
         height -= 0.5
         if height < lowest:
             return None, "the field of view ends below the lowest allowed section"
     while True:
         # The plane's centre: the guess's own sideways position, at the requested height.
         centre = guess + (height - (guess - dome) @ axis) * axis
-        if in_scan(centre[None])[0]:
+        if inside(centre[None])[0]:
             centroid, _, reason = section_centroid(image, centre, axis, threshold_hu=threshold_hu, inside=inside)
         else:
             centroid, reason = None, "section centre outside the field of view"
