@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from footalign.geometry.frame import foot_frame
+from footalign.geometry.planes import plane_basis
 from footalign.io.images import read_image
 from footalign.io.landmarks import read_landmarks
 from footalign.model.dataset import read_dataset
 from footalign.pipeline.analysis import analyse_scan
-from footalign.pipeline.tibia_sections import SECTION_HEIGHTS_MM, measure_tibia_sections, plane_basis
+from footalign.pipeline.tibia_sections import SECTION_HEIGHTS_MM, measure_tibia_sections
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,6 +1,6 @@
 """Install a trained model as footalign's shipped model, with its shape prior and model card.
 
-    python scripts/export_shipped_model.py work_data/runs/shipped_v4 --dataset work_data/sim_train_v4 \
+    python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5 \
         [--fold 0 --evaluate-fold] [--accuracy bench/results/accuracy.json]
 
 1. copies the bundle to ``src/footalign/data/model`` (weights, TorchScript graphs, checksums)
@@ -35,31 +35,31 @@ from footalign.io.atomic import write_text_atomic  # noqa: E402
 from footalign.model.bundle import load_bundle, save_bundle, shipped_model_dir  # noqa: E402
 from footalign.model.card import model_card  # noqa: E402
 
-MODEL_NAME = "footalign-landmarks-0.4-sim"
+MODEL_NAME = "footalign-landmarks-0.5-sim"
 TRAINING_DATA = (
     "320 synthetic weight-bearing CT scans from `footalign simulate --n 320 --seed 11 --spacing 1.0` "
     "(simulator of December 2026: recalibrated normal posture, CALC_PFA on the posterior facet, a tilt-stable "
-    "CALC_LOW, NAV_LOW on the navicular tuberosity; single and bilateral, left and right, all six pathologies of "
+    "CALC_LOW, NAV_LOW on the navicular tuberosity, CALC_PFA on the facet's medial rim, tibial sections perpendicular to the line through their centroids; single and bilateral, left and right, all six pathologies of "
     "the default mix, fields of view that cut the tibia or "
     "the toes). Fold {fold} of `dataset.json`: {n_train} scans ({train_feet} feet) for training, {n_val} scans "
     "({val_feet} feet) held out for validation and the fold evaluation below. The scans have the same anatomy "
-    "(shape seeds) as the 0.2 and 0.3 models' data sets, so fold {fold}'s held-out feet stay unseen."
+    "(shape seeds) as the 0.2-0.4 models' data sets, so fold {fold}'s held-out feet stay unseen."
 )
-COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v4 --seed 11 --spacing 1.0
-footalign train work_data/sim_train_v4 --fold 0 --out work_data/runs/shipped_v4 \\
-    --config work_data/finetune_v4.json --init src/footalign/data/model --max-minutes 52
-# --init: the 0.3 model (0.2 + 16 epochs at lr 1e-3 on the December simulator before the NAV_LOW fix;
-# 0.2 = 0.1 + 24 epochs on the previous simulator's scans, lr 2e-3).
-# work_data/finetune_v4.json:
-# {"train": {"lr": 1e-3, "epochs": 14, "val_every": 2, "threads": 1,
+COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v5 --seed 11 --spacing 1.0
+footalign train work_data/sim_train_v5 --fold 0 --out work_data/runs/shipped_v5 \\
+    --config work_data/finetune_v5.json --init src/footalign/data/model --max-minutes 62
+# --init: the 0.4 model (0.3 + 14 epochs on the data before the CALC_PFA/tibia fixes; 0.3 = 0.2 + 16
+# epochs before the NAV_LOW fix; 0.2 = 0.1 + 24 epochs on the previous simulator's scans, lr 2e-3).
+# work_data/finetune_v5.json:
+# {"train": {"lr": 1e-3, "epochs": 18, "val_every": 2, "threads": 1,
 #            "aug": {"hu_shift": 200.0, "contrast": 0.2, "truncate_prob": 0.3}}}
-python scripts/export_shipped_model.py work_data/runs/shipped_v4 --dataset work_data/sim_train_v4 --evaluate-fold
+python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5 --evaluate-fold
 python bench/run_all.py     # held-out test set (seeds 9001-9005), speed, memory, landmarker
-python scripts/export_shipped_model.py work_data/runs/shipped_v4 --dataset work_data/sim_train_v4"""
+python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5"""
 LIMITS = [
     "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
     "(one real scan exists, without ground truth: docs/real_scan.md).",
-    "Warm-started from the 0.3 model (itself fine-tuned from 0.2; about 150 min on one core in all) and fine-tuned "
+    "Warm-started from the 0.4 model (0.1 -> 0.2 -> 0.3 -> 0.4; about 190 min on one core in all) and fine-tuned "
     "on one CPU core for the time in the training notes; only fold 0 of the five was trained.",
     "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
     "pipeline (`footalign predict`) provides such crops.",

@@ -235,3 +235,14 @@ def test_coinciding_axis_landmarks_give_nan_with_reason_not_a_random_angle() -> 
     assert math.isnan(m.values["hindfoot_angle"])
     assert "TIB_PROX→TIB_DIST" in m.reasons["hindfoot_angle"]
     assert np.isfinite(m.values["bohler_angle"])
+
+
+def test_plane_basis_is_a_right_handed_orthonormal_frame_for_any_axis():
+    from footalign.geometry.planes import plane_basis
+
+    rng = np.random.default_rng(0)
+    for axis in [*rng.normal(size=(20, 3)), np.array([0.0, 0.0, -3.0]), np.array([1e-3, 1.0, 0.0])]:
+        u, v = plane_basis(axis)
+        n = axis / np.linalg.norm(axis)
+        assert np.allclose([u @ u, v @ v], 1.0) and np.allclose([u @ n, v @ n, u @ v], 0.0, atol=1e-12)
+        assert np.allclose(np.cross(u, v), n)

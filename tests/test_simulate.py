@@ -145,6 +145,48 @@ def test_navicular_low_point_is_the_tuberosity_in_every_kind_of_foot():
         assert 0.0 <= height < 5.0, pathology
 
 
+def test_posterior_facet_top_is_its_medial_rim_in_every_kind_of_foot():
+    # The facet's top is nearly level from side to side: as the single highest vertex CALC_PFA
+    # sat on the medial rim in most feet and 10-17 mm lateral of it in others, which swung the
+    # ground-truth hindfoot angle by up to 14 deg for one and the same foot. It must sit on the
+    # medial rim in every foot, within a few mm of the facet's highest point.
+    patches = template_patches()
+    for seed, pathology in enumerate(PATHOLOGIES):
+        rng = np.random.default_rng(60 + seed)
+        skeleton, floor = make_foot(sample_pose(pathology, rng), sample_shape(rng), rng)
+        lm = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=patches)
+        frame_y = np.cross(floor.normal, lm["M2_HEAD"] - lm["CALC_LOW"])
+        frame_y /= np.linalg.norm(frame_y)  # medial for a right foot
+        calcaneus = skeleton.meshes["calcaneus"]
+        cuboid_side = calcaneus.vertices[patches[("calcaneus", "cuboid")]].mean(axis=0)
+        facet = calcaneus.vertices[posterior_facet(calcaneus, patches[("calcaneus", "talus")], cuboid_side)]
+        across = facet @ frame_y
+        assert across.max() - lm["CALC_PFA"] @ frame_y < 0.25 * np.ptp(across), pathology
+        assert (facet @ floor.normal).max() - lm["CALC_PFA"] @ floor.normal < 3.0, pathology
+
+
+def test_tibial_sections_are_perpendicular_to_the_line_through_their_centroids():
+    # The tibial axis is TIB_PROX -> TIB_DIST, and each point is the centroid of the section
+    # perpendicular to it (what the image measurement converges to). With the shaft's principal
+    # axis instead, TIB_DIST sat ~0.5 mm off the image's section and the hindfoot angle ~0.9 deg.
+    from footalign.simulate.mesh_landmarks import section_centroid
+
+    for seed, pathology in enumerate(("normal", "hindfoot_valgus", "cavus")):
+        rng = np.random.default_rng(80 + seed)
+        skeleton, floor = make_foot(sample_pose(pathology, rng), sample_shape(rng), rng)
+        full = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
+        dome_height = float((full["TAL_DOME"] - floor.point) @ floor.normal)
+        for top in (None, dome_height + 55.0):  # the whole leg, and a field of view that cuts it
+            lm = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches(),
+                                       tibia_top_height_mm=top)
+            if top is not None:
+                assert (lm["TIB_PROX"] - full["TIB_PROX"]) @ floor.normal < -5.0  # moved down
+            axis = (lm["TIB_PROX"] - lm["TIB_DIST"]) / np.linalg.norm(lm["TIB_PROX"] - lm["TIB_DIST"])
+            for name in ("TIB_DIST", "TIB_PROX"):
+                centre, area = section_centroid(skeleton.meshes["tibia"], lm[name], axis)
+                assert area > 0 and np.linalg.norm(centre - lm[name]) < 0.05, (pathology, top, name)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_normal_feet_fall_in_normal_ranges(seed):
     rng = np.random.default_rng(seed)

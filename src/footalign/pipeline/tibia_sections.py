@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.model.sampling import sample_points
 
@@ -61,15 +62,6 @@ class TibiaSections:
     plafond_mm: float | None  # plafond height above TAL_DOME along the axis, when found
     heights_mm: dict[str, float] = field(default_factory=dict)  # section height above the plafond
     notes: list[str] = field(default_factory=list)
-
-
-def plane_basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors spanning the plane perpendicular to ``axis``."""
-    axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
-    helper = np.eye(3)[int(np.argmin(np.abs(axis)))]
-    u = np.cross(axis, helper)
-    u /= np.linalg.norm(u)
-    return u, np.cross(axis, u)
 
 
 def section_centroid(

@@ -17,6 +17,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from footalign.anatomy import LANDMARK_NAMES
+from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
 
@@ -37,6 +38,15 @@ CALC_LOW_PLATEAU_MM = 1.0
 # medially by this angle, which always lands on the plantar tip of the tuberosity (the point
 # navicular height is measured to in the clinic) and is no more than a few mm above the lowest.
 NAV_LOW_MEDIAL_TILT_DEG = 20.0
+# The top of the posterior subtalar facet is nearly level from side to side as well: its single
+# highest vertex sat on the medial rim in most feet and mid-facet (10-17 mm lateral) in others.
+# CALC_PFA is therefore taken along "up" tilted medially by this angle, which always lands on the
+# top of the facet's medial rim, within a few mm of the facet's highest point.
+CALC_PFA_MEDIAL_TILT_DEG = 20.0
+# Rounds of "sections perpendicular to the line through their centroids" (converges in ~3).
+TIBIA_AXIS_ROUNDS = 6
+# TAL_DOME is the top of the trochlea on its mid-width band (this half width each side).
+MID_WIDTH_BAND_MM = 1.5
 
 
 @dataclass(frozen=True)
@@ -78,9 +88,7 @@ def section_centroid(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarr
     flip = np.einsum("ij,ij->i", np.cross(d, n), outward) < 0
     segments = segments.copy()
     segments[flip] = segments[flip][:, ::-1]
-    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(n, u)
+    u, v = plane_basis(n)
     p = np.stack([segments[:, 0] @ u, segments[:, 0] @ v], axis=1)
     q = np.stack([segments[:, 1] @ u, segments[:, 1] @ v], axis=1)
     cross = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
@@ -311,6 +319,16 @@ def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1
     return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
+def _mid_width_band(points: np.ndarray, across: np.ndarray, *,
+                    half_width_mm: float = MID_WIDTH_BAND_MM) -> np.ndarray:
+    """The points within ``half_width_mm`` of the middle of their extent along the unit
+    direction ``across``; at least the 5 nearest."""
+    span = points @ across
+    offset = np.abs(span - 0.5 * (span.min() + span.max()))
+    order = np.argsort(offset)
+    return points[order[: max(5, int(np.sum(offset <= half_width_mm)))]]
+
+
 def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
                           patches: dict[tuple[str, str], np.ndarray],
                           tibia_top_mm: float | None) -> dict[str, np.ndarray]:
@@ -351,7 +369,8 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     front = calc[cx >= cx.max() - 0.2 * span]
     cc = calc[patches[("calcaneus", "cuboid")]] if ("calcaneus", "cuboid") in patches else front
     post_facet = calc[posterior_facet(meshes["calcaneus"], patches[("calcaneus", "talus")], cc.mean(axis=0))]
-    out["CALC_PFA"] = _extreme(post_facet, z)
+    pfa_tilt = np.radians(CALC_PFA_MEDIAL_TILT_DEG)
+    out["CALC_PFA"] = _extreme(post_facet, np.cos(pfa_tilt) * z + np.sin(pfa_tilt) * y)
     out["CALC_ANT"] = _extreme(front, (x + z) / np.sqrt(2))
     out["CALC_CC"] = _extreme(cc, (x - z) / np.sqrt(2))
 
@@ -360,11 +379,7 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     # The trochlea proper faces up (the malleolar facets face sideways).
     facing_up = meshes["talus"].vertex_normals[troch_idx] @ z > 0.5
     troch = v["talus"][troch_idx[facing_up]] if facing_up.sum() >= 10 else v["talus"][troch_idx]
-    ty = troch @ y
-    mid = 0.5 * (ty.min() + ty.max())
-    order = np.argsort(np.abs(ty - mid))
-    band = troch[order[: max(5, int(np.sum(np.abs(ty - mid) <= 1.5)))]]
-    out["TAL_DOME"] = _extreme(band, z)
+    out["TAL_DOME"] = _extreme(_mid_width_band(troch, y), z)
     head_pts = v["talus"][patches[("talus", "navicular")]]
     out["TAL_HEAD"] = fit_sphere(head_pts)[0]
     hz = (head_pts - out["TAL_HEAD"]) @ z
@@ -392,32 +407,56 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     return out
 
 
+def _oriented(axis: np.ndarray, up: np.ndarray) -> np.ndarray:
+    return axis if axis @ up > 0 else -axis
+
+
 def _tibia_landmarks(tibia: trimesh.Trimesh, dome: np.ndarray, up: np.ndarray,
                      top_z: float | None) -> dict[str, np.ndarray]:
     verts = np.asarray(tibia.vertices)
-    axis = np.linalg.svd(verts - verts.mean(axis=0), full_matrices=False)[2][0]
-    axis = axis if axis @ up > 0 else -axis
-    # Plafond: the tibial surface directly above the dome (heights are relative to the dome).
     rel = verts - dome
-    radial = rel - np.outer(rel @ axis, axis)
-    near = np.linalg.norm(radial, axis=1) < 4.0
-    plafond = float((rel[near] @ axis).min()) if near.any() else 0.0
-    shaft = verts[rel @ axis > plafond + 15.0]
+
+    def plafond_height(axis: np.ndarray) -> float:
+        # The tibial surface directly above the dome (heights are relative to the dome).
+        radial = rel - np.outer(rel @ axis, axis)
+        near = np.linalg.norm(radial, axis=1) < 4.0
+        return float((rel[near] @ axis).min()) if near.any() else 0.0
+
+    def sections(axis: np.ndarray) -> dict[str, np.ndarray]:
+        plafond = plafond_height(axis)
+        # The most proximal complete section: below the (cut) end of the mesh and the FOV.
+        top = float((rel @ axis).max()) - 3.0
+        if top_z is not None:
+            # A section at height h reaches about h * cos(tilt) + r * sin(tilt) above the dome.
+            tilt_margin = 25.0 * np.sqrt(max(0.0, 1.0 - float(axis @ up) ** 2))
+            top = min(top, (float(top_z - dome @ up) - tilt_margin - 1.0) / float(axis @ up))
+        out = {}
+        for name, height in (("TIB_DIST", 20.0), ("TIB_PROX", 60.0)):
+            centre, area = section_centroid(tibia, dome + min(plafond + height, top) * axis, axis)
+            out[name] = centre if area > 0 else np.full(3, np.nan)
+        return out
+
+    axis = _oriented(np.linalg.svd(rel - rel.mean(axis=0), full_matrices=False)[2][0], up)
+    shaft = verts[rel @ axis > plafond_height(axis) + 15.0]
     if len(shaft) > 10:
-        axis = np.linalg.svd(shaft - shaft.mean(axis=0), full_matrices=False)[2][0]
-        axis = axis if axis @ up > 0 else -axis
-    # The most proximal complete section: below the (cut) end of the mesh and the field of view.
-    top = float(((verts - dome) @ axis).max()) - 3.0
-    if top_z is not None:
-        # A section at height h reaches about h * cos(tilt) + r * sin(tilt) above the dome.
-        tilt_margin = 25.0 * np.sqrt(max(0.0, 1.0 - float(axis @ up) ** 2))
-        top = min(top, (float(top_z - dome @ up) - tilt_margin - 1.0) / float(axis @ up))
-    out = {}
-    for name, height in (("TIB_DIST", 20.0), ("TIB_PROX", 60.0)):
-        h = min(plafond + height, top)
-        centre, area = section_centroid(tibia, dome + h * axis, axis)
-        out[name] = centre if area > 0 else np.full(3, np.nan)
-    return out
+        axis = _oriented(np.linalg.svd(shaft - shaft.mean(axis=0), full_matrices=False)[2][0], up)
+    # The sections are perpendicular to the tibial axis, i.e. to the line through their own
+    # centroids (what a measurement in the image converges to). The shaft's principal axis
+    # misses that line by 1-2 deg on the flaring metaphysis, which put TIB_DIST ~0.5 mm off
+    # the image's section (and the hindfoot angle ~0.9 deg off); fixed-point rounds from it.
+    points = sections(axis)
+    for _ in range(TIBIA_AXIS_ROUNDS):
+        line = points["TIB_PROX"] - points["TIB_DIST"]
+        # A short field of view can put both sections at the same height: keep the shaft's axis.
+        if not np.all(np.isfinite(line)) or np.linalg.norm(line) < 10.0:
+            break
+        line /= np.linalg.norm(line)
+        converged = float(line @ axis) > np.cos(np.radians(0.01))
+        axis = line
+        points = sections(axis)
+        if converged:
+            break
+    return points
 
 
 def landmarks_from_meshes(
