@@ -75,6 +75,11 @@ LANDMARK_NAMES: tuple[str, ...] = tuple(spec.name for spec in LANDMARKS)
 N_LANDMARKS = len(LANDMARKS)
 LANDMARK_INDEX: dict[str, int] = {spec.name: spec.index for spec in LANDMARKS}
 
+# TIB_DIST and TIB_PROX: centroids of the tibial sections this far above the plafond; a section
+# counts as complete (TIB_PROX moves down until one is) when this disk around the axis is in view.
+TIBIA_SECTION_HEIGHTS_MM: dict[str, float] = {"TIB_DIST": 20.0, "TIB_PROX": 60.0}
+TIBIA_COMPLETE_SECTION_RADIUS_MM = 25.0
+
 # Axes used by the measurements: (from, to) landmark names.
 AXES: dict[str, tuple[str, str]] = {
     "tibial": ("TIB_PROX", "TIB_DIST"),

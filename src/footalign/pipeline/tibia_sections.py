@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from footalign.anatomy import TIBIA_COMPLETE_SECTION_RADIUS_MM, TIBIA_SECTION_HEIGHTS_MM
 from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.model.sampling import sample_points
 
-SECTION_HEIGHTS_MM = {"TIB_DIST": 20.0, "TIB_PROX": 60.0}
+SECTION_HEIGHTS_MM = TIBIA_SECTION_HEIGHTS_MM  # ANATOMY.md
 SECTION_RADIUS_MM = 32.0  # half-width of the sampled square: a distal tibia is <= ~50 mm wide
 SECTION_STEP_MM = 0.5
 # Plausible solid areas of a tibial section (mm^2): the shaft ~300-600, the distal metaphysis
@@ -40,7 +41,7 @@ MIN_DIST_HEIGHT_MM = 10.0
 MIN_START_SEPARATION_MM = 20.0
 # A section counts as complete when this disk around the axis lies in the field of view (the
 # simulator's ground truth uses the same rule).
-COMPLETE_DISK_MM = 25.0
+COMPLETE_DISK_MM = TIBIA_COMPLETE_SECTION_RADIUS_MM
 # The plafond is looked for along the axis from this far below to this far above TAL_DOME, on
 # the axis line and on lines this far around it (the lowest consistent one counts, as in
 # ANATOMY.md's "plafond above the dome").

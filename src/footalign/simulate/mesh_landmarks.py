@@ -16,7 +16,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from footalign.anatomy import LANDMARK_NAMES
+from footalign.anatomy import LANDMARK_NAMES, TIBIA_COMPLETE_SECTION_RADIUS_MM, TIBIA_SECTION_HEIGHTS_MM
 from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
@@ -428,10 +428,10 @@ def _tibia_landmarks(tibia: trimesh.Trimesh, dome: np.ndarray, up: np.ndarray,
         top = float((rel @ axis).max()) - 3.0
         if top_z is not None:
             # A section at height h reaches about h * cos(tilt) + r * sin(tilt) above the dome.
-            tilt_margin = 25.0 * np.sqrt(max(0.0, 1.0 - float(axis @ up) ** 2))
+            tilt_margin = TIBIA_COMPLETE_SECTION_RADIUS_MM * np.sqrt(max(0.0, 1.0 - float(axis @ up) ** 2))
             top = min(top, (float(top_z - dome @ up) - tilt_margin - 1.0) / float(axis @ up))
         out = {}
-        for name, height in (("TIB_DIST", 20.0), ("TIB_PROX", 60.0)):
+        for name, height in TIBIA_SECTION_HEIGHTS_MM.items():
             centre, area = section_centroid(tibia, dome + min(plafond + height, top) * axis, axis)
             out[name] = centre if area > 0 else np.full(3, np.nan)
         return out
