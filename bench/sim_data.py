@@ -79,9 +79,12 @@ def simulate(recipe: SimRecipe, out: Path, *, nice: int = 0) -> dict:
 
 
 def simulator_source_hash() -> str:
-    """SHA-256 (first 12 hex digits) of the simulator's source, to know which version made a data set."""
+    """SHA-256 (first 12 hex digits) of the simulator's source, to know which version made a data set.
+
+    ``anatomy.py`` counts too: the ground truth reads its definitions' constants there."""
     digest = hashlib.sha256()
-    for f in sorted((REPO / "src" / "footalign" / "simulate").glob("*.py")):
+    package = REPO / "src" / "footalign"
+    for f in [*sorted((package / "simulate").glob("*.py")), package / "anatomy.py"]:
         digest.update(f.read_bytes())
     return digest.hexdigest()[:12]
 

@@ -1,6 +1,6 @@
 """Install a trained model as footalign's shipped model, with its shape prior and model card.
 
-    python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5 \
+    python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5 \
         [--fold 0 --evaluate-fold] [--accuracy bench/results/accuracy.json]
 
 1. copies the bundle to ``src/footalign/data/model`` (weights, TorchScript graphs, checksums)
@@ -35,7 +35,7 @@ from footalign.io.atomic import write_text_atomic  # noqa: E402
 from footalign.model.bundle import load_bundle, save_bundle, shipped_model_dir  # noqa: E402
 from footalign.model.card import model_card  # noqa: E402
 
-MODEL_NAME = "footalign-landmarks-0.5-sim"
+MODEL_NAME = "footalign-landmarks-0.6-sim"
 TRAINING_DATA = (
     "320 synthetic weight-bearing CT scans from `footalign simulate --n 320 --seed 11 --spacing 1.0` "
     "(simulator of December 2026: recalibrated normal posture, CALC_PFA on the posterior facet, a tilt-stable "
@@ -46,16 +46,18 @@ TRAINING_DATA = (
     "(shape seeds) as the 0.2-0.4 models' data sets, so fold {fold}'s held-out feet stay unseen."
 )
 COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v5 --seed 11 --spacing 1.0
-footalign train work_data/sim_train_v5 --fold 0 --out work_data/runs/shipped_v5 \\
-    --config work_data/finetune_v5.json --init src/footalign/data/model --max-minutes 62
-# --init: the 0.4 model (0.3 + 14 epochs on the data before the CALC_PFA/tibia fixes; 0.3 = 0.2 + 16
-# epochs before the NAV_LOW fix; 0.2 = 0.1 + 24 epochs on the previous simulator's scans, lr 2e-3).
-# work_data/finetune_v5.json:
-# {"train": {"lr": 1e-3, "epochs": 18, "val_every": 2, "threads": 1,
+footalign train work_data/sim_train_v5 --fold 0 --out work_data/runs/shipped_v6 \\
+    --config work_data/finetune_v6.json --init src/footalign/data/model --max-minutes 62
+# --init: the 0.5 model (0.4 + 18 epochs at lr 1e-3 on this data set; 0.4 = 0.3 + 14 epochs before the
+# CALC_PFA/tibia fixes; 0.3 = 0.2 + 16 epochs before the NAV_LOW fix; 0.2 = 0.1 + 24 epochs on the
+# previous simulator's scans, lr 2e-3).
+# work_data/finetune_v6.json:
+# {"train": {"lr": 5e-4, "epochs": 20, "val_every": 2, "threads": 1,
+#            "stage2_sampling": "error", "stage2_sampling_floor": 0.3,
 #            "aug": {"hu_shift": 200.0, "contrast": 0.2, "truncate_prob": 0.3}}}
-python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5 --evaluate-fold
+python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5 --evaluate-fold
 python bench/run_all.py     # held-out test set (seeds 9001-9005), speed, memory, landmarker
-python scripts/export_shipped_model.py work_data/runs/shipped_v5 --dataset work_data/sim_train_v5"""
+python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5"""
 LIMITS = [
     "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
     "(one real scan exists, without ground truth: docs/real_scan.md).",

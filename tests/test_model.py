@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from footalign.anatomy import LANDMARK_NAMES, N_LANDMARKS
-from footalign.errors import ModelError
+from footalign.errors import InputError, ModelError
 from footalign.image import Image, mirror_points_x, mirror_x
 from footalign.io.images import write_image
 from footalign.io.landmarks import write_landmarks_json
@@ -243,6 +243,34 @@ def test_warm_start_begins_where_the_given_model_ended(trained, tmp_path):
     with pytest.raises(ModelError, match="differs from the training config"):
         train_model(dataset, fold="all", out_dir=tmp_path / "bad", config=other, cache_dir=tmp_path / "cache",
                     epochs=1, quiet=True, init_from=model_dir)
+
+
+def test_error_weighted_sampling_favours_hard_landmarks_but_keeps_easy_ones():
+    from footalign.model.train import landmark_weights, pair_probabilities
+
+    errors = np.full(N_LANDMARKS, 0.5)
+    errors[2], errors[5] = 3.0, np.nan  # one hard landmark, one never validated
+    weights = landmark_weights(errors, floor=0.3)
+    assert weights[2] == pytest.approx(3.0 / np.nanmean(errors))
+    assert weights[5] == 1.0 and np.all(weights >= 0.3)
+    np.testing.assert_array_equal(landmark_weights(None, floor=0.3), np.ones(N_LANDMARKS))
+    # Landmark 0 is held by 3 feet, the others by 1: its share is still its weight's share.
+    pairs = [(f, 0) for f in range(3)] + [(0, k) for k in range(1, N_LANDMARKS)]
+    p = pair_probabilities(pairs, weights)
+    share = np.bincount([k for _, k in pairs], weights=p, minlength=N_LANDMARKS)
+    np.testing.assert_allclose(share, weights / weights.sum())
+
+
+def test_training_with_error_weighted_sampling(trained, tmp_path):
+    _, dataset, _ = trained
+    config = merge_config(tiny_config(), {"train": {"stage2_sampling": "error", "val_every": 1}})
+    last = train_model(dataset, fold="all", out_dir=tmp_path / "weighted", config=config,
+                       cache_dir=tmp_path / "cache", epochs=2, quiet=True)["last"]
+    assert np.isfinite(last["val_stage2_mm"])
+    bad = merge_config(tiny_config(), {"train": {"stage2_sampling": "hardest"}})
+    with pytest.raises(InputError, match="stage2_sampling"):
+        train_model(dataset, fold="all", out_dir=tmp_path / "bad", config=bad, cache_dir=tmp_path / "cache",
+                    epochs=1, quiet=True)
 
 
 # ----- bundle errors ------------------------------------------------------------------------------

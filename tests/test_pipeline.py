@@ -290,6 +290,28 @@ def test_cone_beam_fill_value_marks_the_cut_forefoot_outside_fov():
     assert np.allclose(foot.landmarks.points[inside < 85.0], truth[0].points[inside < 85.0], atol=1e-3)
 
 
+def test_air_clipped_to_the_fill_value_is_still_inside_the_field_of_view():
+    # A negative HU offset clips most air to -1024 HU, the value this scanner also fills the
+    # outside of its field of view with; only noise lifts a few air voxels (here 10 %) above it.
+    # The field of view is a cylinder of radius 90 mm: only beyond it is the scan "outside".
+    image, _, _ = make_scan()
+    array = image.array.copy()
+    xyz = image.index_to_physical(np.argwhere(np.ones(image.shape, bool))).reshape(*image.shape, 3)
+    outside = np.hypot(xyz[..., 0], xyz[..., 1] + 5.0) > 90.0
+    air = array < -500.0
+    lifted = np.random.default_rng(0).random(image.shape) < 0.10
+    array[(air & ~lifted) | outside] = -1024.0
+    analysis = locate_feet(image.with_array(array), source="clipped air").analysis
+    assert analysis.fill_value == -1024.0
+    coarse = analysis.image.index_to_physical(np.argwhere(np.ones(analysis.valid.shape, bool)))
+    radius = np.hypot(coarse[:, 0], coarse[:, 1] + 5.0).reshape(analysis.valid.shape)
+    # The volume's own edge counts as the border of the field of view anyway (fov_distance_map).
+    interior = np.zeros(analysis.valid.shape, bool)
+    interior[4:-4, 4:-4, 4:-4] = True  # beyond the closing's reach of the edge
+    assert analysis.valid[interior & (radius < 84.0)].all()  # clipped air included
+    assert not analysis.valid[radius > 94.0].any()  # the real border kept (within 2-3 voxels)
+
+
 def _tibia_axis_offset(points: np.ndarray) -> np.ndarray:
     """Distance (mm) of points from the phantom tibia's axis, and their height above its end."""
     start, axis, _, _ = TIBIA_CYLINDER

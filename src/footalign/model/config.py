@@ -53,6 +53,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "heatmap_weight": 0.5,
         "val_every": 1,
         "threads": 2,
+        # Stage-2 patches: "uniform" over (foot, landmark) pairs, or "error": each landmark drawn
+        # in proportion to its last validation error (never below this share of the mean), so
+        # the hard landmarks get the training steps the easy ones no longer need.
+        "stage2_sampling": "uniform",
+        "stage2_sampling_floor": 0.3,
         "aug": {
             "rotation_deg": 15.0,
             "scale": 0.10,

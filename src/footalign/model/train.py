@@ -118,6 +118,37 @@ def valid_pairs(feet: list[FootCache]) -> list[tuple[int, int]]:
     return [(f, k) for f, foot in enumerate(feet) for k in range(N) if np.all(np.isfinite(foot.points[k]))]
 
 
+def landmark_weights(errors_mm: np.ndarray | None, *, floor: float) -> np.ndarray:
+    """Relative stage-2 sampling weight of each landmark from its validation error (mm).
+
+    Weights are the errors divided by their mean, raised to at least ``floor`` (an easy
+    landmark must still be seen, or it is forgotten); a landmark without an error (NaN) gets
+    weight 1. ``None`` (no validation yet) gives equal weights.
+    """
+    if errors_mm is None:
+        return np.ones(N)
+    e = np.asarray(errors_mm, dtype=float)
+    if not np.any(np.isfinite(e)) or np.nanmean(e) <= 0:
+        return np.ones(N)
+    return np.maximum(np.where(np.isfinite(e), e / np.nanmean(e), 1.0), floor)
+
+
+def pair_probabilities(pairs: list[tuple[int, int]], weights: np.ndarray) -> np.ndarray:
+    """Probability of drawing each (foot, landmark) pair: its landmark's weight, normalised so
+    that a landmark's share does not depend on how many feet hold it."""
+    landmark = np.array([k for _, k in pairs])
+    count = np.bincount(landmark, minlength=N).astype(float)
+    p = np.asarray(weights, dtype=float)[landmark] / count[landmark]
+    return p / p.sum()
+
+
+def _last_stage2_errors(rows: list[dict[str, Any]]) -> np.ndarray | None:
+    for row in reversed(rows):
+        if "per_landmark_stage2_mm" in row:
+            return np.asarray(row["per_landmark_stage2_mm"], dtype=float)
+    return None
+
+
 # ----- validation ---------------------------------------------------------------------------------
 def validate(net1: torch.nn.Module, net2: torch.nn.Module, feet: list[FootCache],
              config: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +296,10 @@ def train_model(
     tcfg = config["train"]
     if epochs is not None:
         tcfg["epochs"] = int(epochs)
+    sampling = str(tcfg.get("stage2_sampling", "uniform"))
+    if sampling not in ("uniform", "error"):
+        raise InputError(f"train.stage2_sampling must be 'uniform' or 'error', not {sampling!r}")
+    floor = float(tcfg.get("stage2_sampling_floor", 0.3))
     torch.set_num_threads(int(tcfg.get("threads", 2)))
     out = ensure_writable_dir(out_dir)
     log_dir = ensure_writable_dir(out / "training")
@@ -319,6 +354,16 @@ def train_model(
     write_text_atomic(log_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
     pairs = valid_pairs(train_feet)
+    pair_p = None
+    if sampling == "error":
+        errors = _last_stage2_errors(rows)
+        if errors is None:  # a fresh or warm start: measure where the model stands first
+            errors = np.asarray(validate(net1, net2, val_feet, config)["per_landmark_stage2_mm"])
+        weights = landmark_weights(errors, floor=floor)
+        pair_p = pair_probabilities(pairs, weights)
+        heaviest = np.argsort(weights)[::-1][:3]
+        console.print("stage-2 patches drawn by validation error; most: "
+                      + ", ".join(f"{LANDMARK_NAMES[k]} x{weights[k]:.1f}" for k in heaviest))
     s1, s2 = config["stage1"], config["stage2"]
     t_start = time.monotonic()
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -344,7 +389,7 @@ def train_model(
                 losses1.append(float(loss.detach()))
                 d1.append(float(torch.nanmean(dist)))
                 for _ in range(int(tcfg["steps2_per_step1"])):
-                    chosen = [pairs[i] for i in rng.choice(len(pairs), size=int(tcfg["batch2"]))]
+                    chosen = [pairs[i] for i in rng.choice(len(pairs), size=int(tcfg["batch2"]), p=pair_p)]
                     x, pts, valid = stage2_batch(train_feet, chosen, config, rng, augment=True)
                     loss, dist = heatmap_loss(net2(x), pts, valid, spacing_mm=float(s2["spacing_mm"]),
                                               sigma_mm=float(s2["sigma_mm"]), heatmap_weight=float(tcfg["heatmap_weight"]))
@@ -364,6 +409,9 @@ def train_model(
                                    "seconds": time.monotonic() - t_epoch, "val_in_training": val_in_training}
             if (epoch + 1) % int(tcfg.get("val_every", 1)) == 0 or epoch + 1 == int(tcfg["epochs"]):
                 row.update(validate(net1, net2, val_feet, config))
+                if sampling == "error":
+                    pair_p = pair_probabilities(pairs, landmark_weights(
+                        np.asarray(row["per_landmark_stage2_mm"]), floor=floor))
             rows.append(row)
             ckpt = {"epoch": epoch, "net1": net1.state_dict(), "net2": net2.state_dict(),
                     "opts": [o.state_dict() for o in opts], "scheds": [s.state_dict() for s in scheds],
