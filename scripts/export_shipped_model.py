@@ -43,7 +43,7 @@ TRAINING_DATA = (
     "the default mix, fields of view that cut the tibia or "
     "the toes). Fold {fold} of `dataset.json`: {n_train} scans ({train_feet} feet) for training, {n_val} scans "
     "({val_feet} feet) held out for validation and the fold evaluation below. The scans have the same anatomy "
-    "(shape seeds) as the 0.2-0.4 models' data sets, so fold {fold}'s held-out feet stay unseen."
+    "(shape seeds) as the 0.2-0.5 models' data sets, so fold {fold}'s held-out feet stay unseen."
 )
 COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v5 --seed 11 --spacing 1.0
 footalign train work_data/sim_train_v5 --fold 0 --out work_data/runs/shipped_v6 \\
@@ -61,7 +61,7 @@ python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_
 LIMITS = [
     "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
     "(one real scan exists, without ground truth: docs/real_scan.md).",
-    "Warm-started from the 0.4 model (0.1 -> 0.2 -> 0.3 -> 0.4; about 190 min on one core in all) and fine-tuned "
+    "Warm-started from the 0.5 model (0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5; about 240 min on one core in all) and fine-tuned "
     "on one CPU core for the time in the training notes; only fold 0 of the five was trained.",
     "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
     "pipeline (`footalign predict`) provides such crops.",

@@ -178,6 +178,14 @@ def test_split_feet_along_x_needs_a_gap():
     mask[40:55] = True
     parts = split_feet_along_x(mask, spacing=2.0)
     assert len(parts) == 2 and parts[0][10].all() and not parts[0][45].any()
+    # A speck at the volume's edge behind a wider empty run than the gap between the feet (a
+    # bilateral 0.4 mm scan read as one foot this way): the feet are still split between them.
+    specked = np.zeros((90, 10, 10), bool)
+    specked[0, :4, :5] = True  # 20 voxels: above the 0.2 % that counts as bone
+    specked[30:50] = True
+    specked[70:90] = True
+    parts = split_feet_along_x(specked, spacing=2.0)
+    assert len(parts) == 2 and parts[0][40].all() and parts[1][80].all() and not parts[1][40].any()
     mask[20:40] = True  # no gap: one object
     assert len(split_feet_along_x(mask, spacing=2.0)) == 1
 

@@ -55,32 +55,33 @@ def split_feet_along_x(bone: np.ndarray, *, spacing: float, min_gap_mm: float = 
                        min_share: float = 0.2) -> list[np.ndarray]:
     """Split a bone mask into one or two feet at the widest bone-free gap along x (axis 0).
 
-    A split needs a run of at least ``min_gap_mm`` without bone, and each side must hold at
-    least ``min_share`` of the bone; otherwise the mask is one foot. Returned left-to-right in
+    A split needs a run of at least ``min_gap_mm`` without bone with at least ``min_share`` of
+    the bone on each side (the widest such run wins: a wider one between a foot and a speck at
+    the volume's edge does not count); otherwise the mask is one foot. Returned left-to-right in
     array order (increasing LPS x: the right foot first).
     """
     profile = bone.sum(axis=(1, 2)).astype(float)
-    occupied = np.flatnonzero(profile > 0.002 * profile.sum())
+    total = profile.sum()
+    occupied = np.flatnonzero(profile > 0.002 * total)
     if occupied.size == 0:
         return []
     lo, hi = int(occupied[0]), int(occupied[-1])
-    empty = profile[lo:hi + 1] <= 0.002 * profile.sum()
-    best_len, best_mid = 0, None
+    empty = profile[lo:hi + 1] <= 0.002 * total
+    runs: list[tuple[int, int]] = []  # (length, middle column)
     run_start = None
     for i, e in enumerate(np.append(empty, False)):
         if e and run_start is None:
             run_start = i
         elif not e and run_start is not None:
-            if i - run_start > best_len:
-                best_len, best_mid = i - run_start, lo + (run_start + i) // 2
+            runs.append((i - run_start, lo + (run_start + i) // 2))
             run_start = None
-    if best_mid is not None and best_len * spacing >= min_gap_mm:
-        total = profile.sum()
-        share = profile[:best_mid].sum() / total
-        if min_share <= share <= 1.0 - min_share:
+    for length, mid in sorted(runs, reverse=True):
+        if length * spacing < min_gap_mm:
+            break
+        if min_share <= profile[:mid].sum() / total <= 1.0 - min_share:
             first, second = bone.copy(), bone.copy()
-            first[best_mid:] = False
-            second[:best_mid] = False
+            first[mid:] = False
+            second[:mid] = False
             return [first, second]
     return [bone]
 
