@@ -75,7 +75,7 @@ def split_feet_along_x(bone: np.ndarray, *, spacing: float, min_gap_mm: float = 
         elif not e and run_start is not None:
             runs.append((i - run_start, lo + (run_start + i) // 2))
             run_start = None
-    for length, mid in sorted(runs, reverse=True):
+    for length, mid in sorted(runs, key=lambda run: -run[0]):  # stable: of equal runs, the first
         if length * spacing < min_gap_mm:
             break
         if min_share <= profile[:mid].sum() / total <= 1.0 - min_share:
