@@ -26,6 +26,8 @@ from footalign.anatomy import LANDMARK_INDEX, PUBLISHED_ANGLE_MAE_DEG, PUBLISHED
 from footalign.pipeline.tibia_sections import SECTION_HEIGHTS_MM
 from sim_data import SimRecipe, dataset_cases, simulate
 
+MEASURED_IN_IMAGE = (*SECTION_HEIGHTS_MM, "CALC_LOW")  # re-measured by predict_scan from the network's points
+
 TEST_SPACINGS_MM = (0.4, 0.6, 0.8, 1.0)
 CASES_PER_SPACING = 6
 BILATERAL_FRACTION = 0.34
@@ -133,15 +135,15 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         shutil.copyfile(paths["boxplot"], DOCS_IMG / "bench_accuracy_landmarks.png")
         shutil.copyfile(paths["bland_altman"], DOCS_IMG / "bench_accuracy_bland_altman.png")
 
-    # Ablation: the same predictions with the network's own TIB_DIST / TIB_PROX (before the
-    # pipeline re-measured them as tibial section centroids).
-    network_pairing = pair_feet(_with_network_tibia(pred), gt)
+    # Ablation: the same predictions with the network's own TIB_DIST / TIB_PROX / CALC_LOW
+    # (before the pipeline re-measured them in the image).
+    network_pairing = pair_feet(_with_network_points(pred), gt)
     network_eval = evaluate_landmarks(network_pairing.pred, network_pairing.gt, case_ids=network_pairing.case_ids)
-    tibia_ablation = {
-        "note": "TIB_DIST/TIB_PROX as the network placed them vs as re-measured in the image (the default)",
-        "network": {**{n: network_eval.landmarks[n].mean for n in SECTION_HEIGHTS_MM},
+    in_image_ablation = {
+        "note": "TIB_DIST/TIB_PROX/CALC_LOW as the network placed them vs as re-measured in the image (the default)",
+        "network": {**{n: network_eval.landmarks[n].mean for n in MEASURED_IN_IMAGE},
                     "hindfoot_angle_mae": network_eval.measurements["hindfoot_angle"].mae},
-        "measured": {**{n: evaluation.landmarks[n].mean for n in SECTION_HEIGHTS_MM},
+        "measured": {**{n: evaluation.landmarks[n].mean for n in MEASURED_IN_IMAGE},
                      "hindfoot_angle_mae": evaluation.measurements["hindfoot_angle"].mae},
     }
     breakdown = _breakdown(evaluation, cases)
@@ -170,7 +172,7 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         "landmarks": evaluation.as_dict()["landmarks"],
         "measurements": evaluation.as_dict()["measurements"],
         "breakdown": breakdown,
-        "tibia_sections_ablation": tibia_ablation,
+        "measured_in_image_ablation": in_image_ablation,
         "targets": targets,
         "predict_failures": prediction["failures"],
         "predict_seconds_per_scan": {"median": float(np.median(seconds)) if seconds else None,
@@ -187,8 +189,8 @@ def run(*, quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
     return data
 
 
-def _with_network_tibia(pred):
-    """``pred`` with each foot's TIB_DIST / TIB_PROX put back to the network's own points."""
+def _with_network_points(pred):
+    """``pred`` with each foot's TIB_DIST / TIB_PROX / CALC_LOW put back to the network's own points."""
     from footalign.evaluation.matching import LandmarkSet
 
     cases = {}
@@ -196,7 +198,10 @@ def _with_network_tibia(pred):
         cases[key] = []
         for foot in feet:
             points = foot.points.copy()
-            network = (foot.meta or {}).get("tibia_sections", {}).get("network_points_mm", {})
+            meta = foot.meta or {}
+            network = dict(meta.get("tibia_sections", {}).get("network_points_mm", {}))
+            if "network_point_mm" in meta.get("calc_low", {}):
+                network["CALC_LOW"] = meta["calc_low"]["network_point_mm"]
             for name, p in network.items():
                 if np.isfinite(points[LANDMARK_INDEX[name]]).all():  # not cut off afterwards
                     points[LANDMARK_INDEX[name]] = p

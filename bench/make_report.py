@@ -154,23 +154,25 @@ def accuracy_section(acc) -> list[str]:
                        [[g, k, fmt(v["mean_error_mm"]), str(v["n_landmarks"])]
                         for g, d in acc["breakdown"].items() for k, v in d.items()]),
         "",
-        *tibia_ablation_lines(acc.get("tibia_sections_ablation")),
+        *in_image_ablation_lines(acc.get("measured_in_image_ablation")),
         f"Machine: {machine_line(acc)}.", "",
     ]
     return lines
 
 
-def tibia_ablation_lines(ablation: dict[str, Any] | None) -> list[str]:
-    """The same predictions with the network's own tibial points vs those re-measured in the image."""
+def in_image_ablation_lines(ablation: dict[str, Any] | None) -> list[str]:
+    """The same predictions with the network's own points vs those re-measured in the image."""
     if not ablation:
         return []
-    rows = [[label, fmt(d["TIB_DIST"]), fmt(d["TIB_PROX"]), fmt(d["hindfoot_angle_mae"])]
+    rows = [[label, fmt(d["TIB_DIST"]), fmt(d["TIB_PROX"]), fmt(d["CALC_LOW"]), fmt(d["hindfoot_angle_mae"])]
             for label, d in (("network's points", ablation["network"]),
-                             ("re-measured as section centroids (default)", ablation["measured"]))]
-    return ["### Tibial sections measured in the image", "",
-            "TIB_DIST / TIB_PROX as the network put them and as `pipeline/tibia_sections.py` re-measured them "
-            "(same scans, same run):", "",
-            markdown_table(["TIB points", "TIB_DIST mean (mm)", "TIB_PROX mean (mm)", "hindfoot angle MAE (°)"], rows),
+                             ("re-measured in the image (default)", ablation["measured"]))]
+    return ["### Landmarks measured in the image", "",
+            "TIB_DIST / TIB_PROX / CALC_LOW as the network put them and as the pipeline re-measured them by their "
+            "definitions (`pipeline/tibia_sections.py`: section centroids; `pipeline/calcaneus_low.py`: lowest "
+            "heel-bone point; same scans, same run):", "",
+            markdown_table(["points", "TIB_DIST mean (mm)", "TIB_PROX mean (mm)", "CALC_LOW mean (mm)",
+                            "hindfoot angle MAE (°)"], rows),
             ""]
 
 

@@ -283,8 +283,8 @@ def test_cone_beam_fill_value_marks_the_cut_forefoot_outside_fov():
     noise_clipped = (array < -1010) & ~outside  # some air voxels clipped at -1019 too (speckle)
     array[outside | noise_clipped] = -1019.0
     scan = image.with_array(array)
-    # measure_tibia=False: the points must come back exactly as the double gave them.
-    result = predict_scan(scan, _TruthDouble(truth[0].points), crop_spacing=1.5, measure_tibia=False)
+    # measure_in_image=False: the points must come back exactly as the double gave them.
+    result = predict_scan(scan, _TruthDouble(truth[0].points), crop_spacing=1.5, measure_in_image=False)
     assert result.analysis.fill_value == -1019.0
     foot = result.feet[0]
     status = dict(zip(LANDMARK_NAMES, foot.landmarks.status, strict=True))
@@ -336,7 +336,7 @@ def test_tibial_sections_are_measured_from_a_rough_start():
     foot = result.feet[0]
     np.testing.assert_allclose(foot.landmarks.points[tib], truth[0].points[tib], atol=0.8)
     assert foot.landmarks.meta["tibia_sections"]["notes"] == []
-    unrefined = predict_scan(image, _TruthDouble(rough), crop_spacing=1.5, measure_tibia=False).feet[0]
+    unrefined = predict_scan(image, _TruthDouble(rough), crop_spacing=1.5, measure_in_image=False).feet[0]
     true_angle = measure_foot(truth[0]).values["hindfoot_angle"]
     assert abs(unrefined.measurements.values["hindfoot_angle"] - true_angle) > 3.0
     assert foot.measurements.values["hindfoot_angle"] == pytest.approx(true_angle, abs=1.0)
@@ -354,6 +354,22 @@ def test_proximal_tibial_section_moves_down_to_the_field_of_view():
     # The most proximal complete section: its 25 mm disk (tilted with the shaft) below the cut.
     assert 120.0 - 4.0 < prox[2] + 25.0 * np.sin(np.radians(2.9)) + 1.0 <= 120.0 + 0.5
     assert height < 60.0 - 10.0
+
+
+def test_tibial_points_are_not_marked_when_the_view_ends_below_their_sections():
+    image, truth, _ = make_scan()
+    array = image.array.copy()
+    z = image.index_to_physical(np.argwhere(np.ones(image.shape, bool)))[:, 2].reshape(image.shape)
+    array[z > 95.0] = -1019.0  # the reconstruction stops ~17 mm above the plafond (z ~78)
+    result = predict_scan(image.with_array(array), _TruthDouble(truth[0].points), crop_spacing=1.5)
+    foot = result.feet[0]
+    for name in ("TIB_DIST", "TIB_PROX"):
+        assert not foot.landmarks.has(name)
+        assert foot.landmarks.status[LANDMARK_NAMES.index(name)] == "outside_fov"
+    notes = [w.message for w in foot.qc if w.code == "tibia_sections"]
+    assert any(m.startswith("TIB_DIST not marked: the field of view ends below") for m in notes), notes
+    assert not np.isfinite(foot.measurements.values["hindfoot_angle"])
+    assert foot.landmarks.has("TAL_DOME")
 
 
 def test_tibial_sections_read_a_block_in_the_same_physical_space():

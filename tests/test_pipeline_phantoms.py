@@ -24,10 +24,11 @@ MARKER_RADIUS = 4.5
 BONE_HU, SOFT_HU, PLATFORM_HU, AIR_HU = 700.0, 40.0, 250.0, -1000.0
 
 # Right foot, local frame: LPS axes, floor (platform top) at z = 0, toes towards -y,
-# medial towards +x. Spread so that marker balls stay >= 13 mm apart.
+# medial towards +x. Spread so that marker balls stay >= 13 mm apart. The CALC_LOW ball
+# pokes 3.5 mm out of the bottom of the calcaneus ellipsoid: it is the heel's lowest point, as defined.
 MARKERS_RIGHT: dict[str, tuple[float, float, float]] = {
     "TIB_PROX": (0, 10, 138), "TIB_DIST": (0, 8, 98), "TAL_DOME": (0, 5, 68), "TAL_HEAD": (0, -14, 52),
-    "TAL_HEAD_MED": (14, -12, 56), "TAL_HEAD_LAT": (-13, -12, 56), "CALC_LOW": (0, 52, 13),
+    "TAL_HEAD_MED": (14, -12, 56), "TAL_HEAD_LAT": (-13, -12, 56), "CALC_LOW": (0, 52, 11),
     "CALC_TUB": (0, 66, 40), "CALC_PFA": (0, 25, 46), "CALC_ANT": (-10, 2, 36), "CALC_CC": (-12, -8, 18),
     "NAV_LOW": (2, -30, 33), "NAV_MED": (16, -28, 47), "NAV_LAT": (-10, -30, 48), "CUN1_LOW": (16, -46, 26),
     "M1_BASE": (18, -62, 30), "M1_HEAD": (22, -120, 16), "M2_BASE": (2, -66, 32), "M2_HEAD": (4, -128, 15),

@@ -49,7 +49,9 @@ def _measure(pose, *, seed: int = 5) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def bilateral_case():
-    return simulate_case(np.random.default_rng(7), spacing=1.5, bilateral=True, pathology="normal",
+    # Seed 8: the scan reaches 165 mm up the leg, so both tibial sections are in view (with
+    # seed 7 it ended 11 mm above the dome, and the tibial points are then not marked).
+    return simulate_case(np.random.default_rng(8), spacing=1.5, bilateral=True, pathology="normal",
                          truncate_probability=0.0)
 
 
@@ -185,6 +187,27 @@ def test_tibial_sections_are_perpendicular_to_the_line_through_their_centroids()
             for name in ("TIB_DIST", "TIB_PROX"):
                 centre, area = section_centroid(skeleton.meshes["tibia"], lm[name], axis)
                 assert area > 0 and np.linalg.norm(centre - lm[name]) < 0.05, (pathology, top, name)
+
+
+def test_tibial_points_above_the_field_of_view_are_not_marked():
+    # TIB_DIST has no fallback (20 mm above the plafond or nothing); TIB_PROX moves down to the
+    # most proximal complete section but stops 10 mm above TIB_DIST (anatomy.TIBIA_SECTION_LOWEST_MM).
+    # Before, a short view put both at its top, 0-3 mm apart: a tibial axis of noise.
+    rng = np.random.default_rng(81)
+    skeleton, floor = make_foot(sample_pose("normal", rng), sample_shape(rng), rng)
+    full = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
+    dome = float((full["TAL_DOME"] - floor.point) @ floor.normal)
+    seen = {}
+    for cut in np.arange(50.0, 9.0, -2.0):
+        lm = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches(),
+                                   tibia_top_height_mm=dome + cut)
+        seen[cut] = (lm.has("TIB_DIST"), lm.has("TIB_PROX"))
+        if lm.has("TIB_PROX"):
+            assert lm.has("TIB_DIST") and np.linalg.norm(lm["TIB_PROX"] - lm["TIB_DIST"]) >= 10.0 - 0.05
+        if lm.has("TIB_DIST"):
+            assert np.linalg.norm(lm["TIB_DIST"] - full["TIB_DIST"]) < 1.0  # it does not move
+    assert seen[50.0] == (True, True) and seen[10.0] == (False, False)
+    assert (True, False) in seen.values()  # a view between the two lowest heights keeps TIB_DIST only
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

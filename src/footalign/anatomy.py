@@ -79,6 +79,15 @@ LANDMARK_INDEX: dict[str, int] = {spec.name: spec.index for spec in LANDMARKS}
 # counts as complete (TIB_PROX moves down until one is) when this disk around the axis is in view.
 TIBIA_SECTION_HEIGHTS_MM: dict[str, float] = {"TIB_DIST": 20.0, "TIB_PROX": 60.0}
 TIBIA_COMPLETE_SECTION_RADIUS_MM = 25.0
+# The lowest height above the plafond each section may move down to when the field of view ends
+# below its own height; lower than that the point is out of view (not marked). TIB_DIST does not
+# move. TIB_PROX stops 10 mm above TIB_DIST: on a shorter axis a 1 mm sideways error tilts the
+# tibial axis, and the hindfoot angle with it, by more than 5 deg.
+TIBIA_SECTION_LOWEST_MM: dict[str, float] = {"TIB_DIST": 20.0, "TIB_PROX": 30.0}
+
+# CALC_LOW is the lowest point of the tuberosity, made stable on its flat bottom: of the surface
+# within this height of the lowest, the point nearest to that part's centre.
+CALC_LOW_PLATEAU_MM = 1.0
 
 # Axes used by the measurements: (from, to) landmark names.
 AXES: dict[str, tuple[str, str]] = {

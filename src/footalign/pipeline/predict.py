@@ -15,13 +15,14 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import ndimage
 
-from footalign.anatomy import LANDMARK_INDEX, LANDMARK_NAMES
+from footalign.anatomy import LANDMARK_INDEX, LANDMARK_NAMES, TIBIA_SECTION_LOWEST_MM
 from footalign.errors import InputError
 from footalign.geometry.measurements import Measurements, measure_foot
 from footalign.geometry.shape_model import ShapeModel
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
 from footalign.pipeline.analysis import ScanAnalysis, analyse_scan
+from footalign.pipeline.calcaneus_low import LowestPoint, lowest_bone_point
 from footalign.pipeline.checks import check_scan_content
 from footalign.pipeline.feet import FootRegion, detect_feet
 from footalign.pipeline.floor import detect_platform
@@ -290,7 +291,8 @@ def locate_feet(image: Image, *, source: str = "scan", side: str | None = None,
 def _measure_tibia(points: np.ndarray, image: Image, analysis: ScanAnalysis, distance: np.ndarray,
                    up: np.ndarray) -> tuple[np.ndarray, TibiaSections]:
     """TIB_DIST / TIB_PROX re-measured as tibial section centroids (``tibia_sections``), where
-    the sections can be measured; elsewhere the network's points stay."""
+    the sections can be measured; NaN (not in the scan) where the field of view ends below the
+    section's lowest allowed height; elsewhere the network's points stay."""
     sections = measure_tibia_sections(
         image, points[LANDMARK_INDEX["TAL_DOME"]], {name: points[LANDMARK_INDEX[name]] for name in SECTION_HEIGHTS_MM},
         threshold_hu=analysis.bone_threshold_hu,
@@ -300,7 +302,34 @@ def _measure_tibia(points: np.ndarray, image: Image, analysis: ScanAnalysis, dis
     for name, p in sections.points.items():
         if np.all(np.isfinite(p)):
             points[LANDMARK_INDEX[name]] = p
+        elif name in sections.out_of_view:
+            points[LANDMARK_INDEX[name]] = np.nan
     return points, sections
+
+
+def _measure_calc_low(points: np.ndarray, image: Image, analysis: ScanAnalysis, distance: np.ndarray,
+                      up: np.ndarray) -> tuple[np.ndarray, LowestPoint | None]:
+    """CALC_LOW re-measured as the lowest point of the heel bone near the network's point
+    (``calcaneus_low``); the network's point stays where it cannot be measured."""
+    start = points[LANDMARK_INDEX["CALC_LOW"]]
+    if not np.all(np.isfinite(start)):
+        return points, None
+    found = lowest_bone_point(image, start, up, threshold_hu=analysis.bone_threshold_hu,
+                              soft_tissue_hu=analysis.soft_tissue_hu,
+                              inside=lambda p: fov_depth(p, image, analysis, distance) > 0.0)
+    points = points.copy()
+    if found.point is not None:
+        points[LANDMARK_INDEX["CALC_LOW"]] = found.point
+    return points, found
+
+
+def _tibia_notes(sections: TibiaSections | None) -> list[QCWarning]:
+    if sections is None:
+        return []
+    out = [QCWarning("tibia_sections", "warning",
+                     f"{name} not marked: the field of view ends below its section (at the lowest "
+                     f"{TIBIA_SECTION_LOWEST_MM[name]:.0f} mm above the plafond)") for name in sections.out_of_view]
+    return out + [QCWarning("tibia_sections", "info", note + "; the model's point is kept") for note in sections.notes]
 
 
 def predict_scan(
@@ -314,7 +343,7 @@ def predict_scan(
     layout: ScanLayout | None = None,
     align_long_axis: bool = False,
     shape_model: ShapeModel | str | None = "model",
-    measure_tibia: bool = True,
+    measure_in_image: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Find every foot in ``image`` and predict its landmarks and measurements.
@@ -335,8 +364,10 @@ def predict_scan(
     shape_model : the landmark shape prior that recognises landmarks cut off by the field of
         view and implausible positions (``pipeline.shape_check``); ``"model"`` = the predictor's
         own (its ``shape_model`` attribute, from the model bundle), ``None`` = no such check.
-    measure_tibia : re-measure TIB_DIST and TIB_PROX in the image as tibial section
-        centroids, starting from the model's points (``pipeline.tibia_sections``).
+    measure_in_image : re-measure, starting from the model's points, the landmarks whose
+        definition the image shows better than a heatmap: TIB_DIST and TIB_PROX as tibial
+        section centroids (``pipeline.tibia_sections``), CALC_LOW as the lowest point of the
+        heel bone along the floor normal (``pipeline.calcaneus_low``).
     progress : called with a short line at each step (for the CLI).
 
     Returns
@@ -390,10 +421,14 @@ def predict_scan(
         t_measure = time.perf_counter()
         canonical = np.asarray(predicted.points, dtype=float)
         points = pose.to_scan(canonical)
-        sections = None
-        if measure_tibia:
+        sections, lowest = None, None
+        if measure_in_image:
             # The foot's up (floor normal or scanner axis): the canonical z axis in the scan.
-            points, sections = _measure_tibia(points, image, analysis, distance, pose.rotation[:, 2])
+            up = pose.rotation[:, 2]
+            points, sections = _measure_tibia(points, image, analysis, distance, up)
+            # CALC_LOW is lowest along the floor normal, which the measurements use too.
+            points, lowest = _measure_calc_low(points, image, analysis, distance,
+                                               floor.normal if floor is not None else up)
         fov = fov_status(points, image, analysis, distance)
         model_status = list(predicted.status or ["ok"] * len(LANDMARK_NAMES))
         status = []
@@ -419,14 +454,20 @@ def predict_scan(
                                       "heights_above_plafond_mm": sections.heights_mm, "notes": sections.notes,
                                       "network_points_mm": {name: np.round(p, 3).tolist()
                                                             for name, p in sections.start.items()}}
+        if lowest is not None:
+            meta["calc_low"] = {"plateau_columns": lowest.plateau_columns, "note": lowest.reason,
+                                "network_point_mm": np.round(pose.to_scan(canonical)[LANDMARK_INDEX["CALC_LOW"]],
+                                                             3).tolist()}
         foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
         measurements = measure_foot(foot, floor)
         qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user", "laterality")
                         else "warning",
                         note) for note in region.notes]
         qc += confidence_warnings(foot)
-        qc += [QCWarning("tibia_sections", "info", note + "; the model's point is kept")
-               for note in (sections.notes if sections is not None else [])]
+        qc += _tibia_notes(sections)
+        if lowest is not None and lowest.point is None:
+            qc.append(QCWarning("calc_low", "info", f"CALC_LOW not measured in the image ({lowest.reason}); "
+                                                    "the model's point is kept"))
         qc += shape_qc
         qc += implausible_distances(foot)
         qc += off_bone_warnings(foot, analysis, region.bone)

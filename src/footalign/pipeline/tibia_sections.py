@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from footalign.anatomy import TIBIA_COMPLETE_SECTION_RADIUS_MM, TIBIA_SECTION_HEIGHTS_MM
+from footalign.anatomy import (
+    TIBIA_COMPLETE_SECTION_RADIUS_MM,
+    TIBIA_SECTION_HEIGHTS_MM,
+    TIBIA_SECTION_LOWEST_MM,
+)
 from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.model.sampling import sample_points
@@ -32,12 +36,12 @@ SECTION_AREA_MM2 = (150.0, 2000.0)
 # The fibula touches the tibia at the syndesmosis; an opening of this radius separates them.
 OPENING_MM = 1.5
 # The most proximal section is moved down in these steps until it is complete (within the scan
-# and the bone), but not below this height above the dome (a shorter axis tilts more for the
-# same sideways error). Fine steps: with 2 mm ones, the NIfTI and the DICOM of the real scan
-# (0.1 mm apart in the network's points) put TIB_PROX 2.5 mm apart in height, 4.7 mm in all.
+# and the bone), but not below anatomy.TIBIA_SECTION_LOWEST_MM above the plafond. Fine steps:
+# with 2 mm ones, the NIfTI and the DICOM of the real scan (0.1 mm apart in the network's
+# points) put TIB_PROX 2.5 mm apart in height, 4.7 mm in all.
 STEP_DOWN_MM = 0.5
-MIN_PROX_HEIGHT_MM = 30.0
-MIN_DIST_HEIGHT_MM = 10.0
+# Why a section is not marked when the scan ends below its lowest allowed height.
+OUT_OF_VIEW = "the field of view ends below its lowest allowed height"
 # Start points closer than this give no usable direction: the first axis is then "up".
 MIN_START_SEPARATION_MM = 20.0
 # A section counts as complete when this disk around the axis lies in the field of view (the
@@ -64,6 +68,9 @@ class TibiaSections:
     plafond_mm: float | None  # plafond height above TAL_DOME along the axis, when found
     heights_mm: dict[str, float] = field(default_factory=dict)  # section height above the plafond
     notes: list[str] = field(default_factory=list)
+    # Points whose section lies above the field of view even at its lowest allowed height:
+    # they are not in the scan (ANATOMY.md), so the caller must not mark them.
+    out_of_view: list[str] = field(default_factory=list)
 
 
 def section_centroid(
@@ -187,7 +194,8 @@ def measure_tibia_sections(
     inside : which points lie in the reconstructed field of view (default: in the volume).
     up : the floor normal, the first axis when the starting points are too close to give one.
 
-    A point whose section cannot be measured is returned NaN (the caller keeps the network's).
+    A point whose section cannot be measured is returned NaN (the caller keeps the network's),
+    except when the field of view ends below the section: it is then listed in ``out_of_view``.
     When the plafond is not found the sections are cut at the network's own heights.
     """
     dist, prox = (np.asarray(start[name], dtype=float) for name in ("TIB_DIST", "TIB_PROX"))
@@ -218,7 +226,8 @@ def measure_tibia_sections(
         for name, height in SECTION_HEIGHTS_MM.items():
             # Without a plafond the sections are cut at the current points' own heights.
             h = plafond + height if plafond is not None else float((current[name] - dome) @ axis)
-            centroid, reason = _section_at(image, dome, current[name], axis, h, name,
+            lowest = (plafond or 0.0) + TIBIA_SECTION_LOWEST_MM[name]
+            centroid, reason = _section_at(image, dome, current[name], axis, h, name, lowest,
                                            threshold_hu=threshold_hu, inside=inside)
             if centroid is None:
                 reasons[name] = reason
@@ -237,24 +246,25 @@ def measure_tibia_sections(
     # Not even one complete round: what the first round measured, and why the rest failed.
     out.points = {name: measured.get(name, np.full(3, np.nan)) for name in SECTION_HEIGHTS_MM}
     out.plafond_mm, out.heights_mm = plafond, heights
-    out.notes += [f"{name} section not measured ({why})" for name, why in reasons.items()]
+    out.out_of_view = [name for name, why in reasons.items() if why == OUT_OF_VIEW]
+    out.notes += [f"{name} section not measured ({why})" for name, why in reasons.items() if why != OUT_OF_VIEW]
     return out
 
 
 def _section_at(image: Image, dome: np.ndarray, guess: np.ndarray, axis: np.ndarray, height: float, name: str,
-                *, threshold_hu: float, inside: Callable[[np.ndarray], np.ndarray]
+                lowest: float, *, threshold_hu: float, inside: Callable[[np.ndarray], np.ndarray]
                 ) -> tuple[np.ndarray | None, str]:
     """The section centroid at ``height`` above the dome along ``axis``, centred under ``guess``;
-    the proximal one moves down until it is complete (the scan or the bone may end above it)."""
+    it moves down, not below ``lowest`` (above the dome), until it is complete (the scan or the
+    bone may end above it)."""
     reason = ""
     # "The most proximal complete section in the field of view": the plane's disk of
-    # COMPLETE_DISK_MM around the axis must lie in the scan, with 1 mm to spare. A field of view
-    # that ends below 20 mm puts TIB_DIST there too (as the simulator's ground truth does).
-    lowest = MIN_PROX_HEIGHT_MM if name == "TIB_PROX" else MIN_DIST_HEIGHT_MM
+    # COMPLETE_DISK_MM around the axis must lie in the scan, with 1 mm to spare (the simulator's
+    # ground truth uses the same rule and the same lowest heights).
     while not _disk_in_scan(dome + height * axis, axis, inside):
-        height -= 0.5
-        if height < lowest:
-            return None, "the field of view ends below the lowest allowed section"
+        height -= STEP_DOWN_MM
+        if height < lowest - 1e-6:
+            return None, OUT_OF_VIEW
     while True:
         # The plane's centre: the guess's own sideways position, at the requested height.
         centre = guess + (height - (guess - dome) @ axis) * axis
@@ -265,7 +275,7 @@ def _section_at(image: Image, dome: np.ndarray, guess: np.ndarray, axis: np.ndar
         if centroid is not None or name != "TIB_PROX" or reason == "no bone within 10 mm":
             return centroid, reason
         height -= STEP_DOWN_MM
-        if height < MIN_PROX_HEIGHT_MM:
+        if height < lowest - 1e-6:
             return None, reason
 
 

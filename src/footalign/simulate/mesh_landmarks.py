@@ -16,7 +16,13 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from footalign.anatomy import LANDMARK_NAMES, TIBIA_COMPLETE_SECTION_RADIUS_MM, TIBIA_SECTION_HEIGHTS_MM
+from footalign.anatomy import (
+    CALC_LOW_PLATEAU_MM,
+    LANDMARK_NAMES,
+    TIBIA_COMPLETE_SECTION_RADIUS_MM,
+    TIBIA_SECTION_HEIGHTS_MM,
+    TIBIA_SECTION_LOWEST_MM,
+)
 from footalign.geometry.planes import plane_basis
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
@@ -30,8 +36,10 @@ ARTICULAR_PAIRS = (("talus", "navicular"), ("navicular", "talus"), ("talus", "ti
 
 
 # The heel's underside is nearly flat: its single lowest vertex jumps by centimetres under a
-# 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _extreme).
-CALC_LOW_PLATEAU_MM = 1.0
+# 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _extreme and
+# anatomy.CALC_LOW_PLATEAU_MM). That centre is taken on the surface, area-weighted: the ~30
+# vertices (1.9 mm edges) of a plateau put it 0.2-1.4 mm from it, on average 0.8 mm medial.
+PLATEAU_SAMPLING_MM = 0.3
 # The navicular's underside is nearly level from side to side: its plantar-lateral edge and its
 # tuberosity (medial) stand within 1-3 mm of each other, so the single lowest vertex jumped
 # ~20 mm across the bone from foot to foot. NAV_LOW is therefore taken along "down" tilted
@@ -319,6 +327,26 @@ def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1
     return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
+def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.ndarray, *,
+                        plateau_mm: float, max_edge_mm: float = PLATEAU_SAMPLING_MM) -> np.ndarray:
+    """:func:`_extreme` on the continuous surface instead of the vertices: the faces near the
+    extreme are split to ``max_edge_mm`` and weighted by area. ``keep`` (per vertex) limits the
+    search to a region of the bone (a face counts when all its vertices are kept)."""
+    score = np.asarray(mesh.vertices) @ direction
+    top = score[keep].max()
+    faces = np.asarray(mesh.faces)
+    near = keep[faces].all(axis=1) & (score[faces].max(axis=1) >= top - plateau_mm - max_edge_mm)
+    vertices, split = trimesh.remesh.subdivide_to_size(mesh.vertices, faces[near], max_edge=max_edge_mm)
+    corners = vertices[split]
+    centres = corners.mean(axis=1)
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    s = centres @ direction
+    plateau = s >= s.max() - plateau_mm
+    centre = (centres[plateau] * area[plateau, None]).sum(axis=0) / area[plateau].sum()
+    flat = centres[plateau]
+    return flat[int(np.argmin(((flat - centre) ** 2).sum(axis=1)))]
+
+
 def _mid_width_band(points: np.ndarray, across: np.ndarray, *,
                     half_width_mm: float = MID_WIDTH_BAND_MM) -> np.ndarray:
     """The points within ``half_width_mm`` of the middle of their extent along the unit
@@ -356,8 +384,8 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     z = floor.normal
     provisional_x = out["M2_HEAD"] - calc_centre
     calc = v["calcaneus"]
-    posterior = calc[(calc - calc_centre) @ provisional_x < 0]
-    out["CALC_LOW"] = _extreme(posterior, -z, plateau_mm=CALC_LOW_PLATEAU_MM)
+    posterior = (calc - calc_centre) @ provisional_x < 0
+    out["CALC_LOW"] = _extreme_on_surface(meshes["calcaneus"], -z, posterior, plateau_mm=CALC_LOW_PLATEAU_MM)
     frame = _frame(floor, out["CALC_LOW"], out["M2_HEAD"])
     x, y, z = frame.axes
 
@@ -432,7 +460,11 @@ def _tibia_landmarks(tibia: trimesh.Trimesh, dome: np.ndarray, up: np.ndarray,
             top = min(top, (float(top_z - dome @ up) - tilt_margin - 1.0) / float(axis @ up))
         out = {}
         for name, height in TIBIA_SECTION_HEIGHTS_MM.items():
-            centre, area = section_centroid(tibia, dome + min(plafond + height, top) * axis, axis)
+            h = min(plafond + height, top)
+            if h < plafond + TIBIA_SECTION_LOWEST_MM[name] - 1e-6:  # the view ends too low
+                out[name] = np.full(3, np.nan)
+                continue
+            centre, area = section_centroid(tibia, dome + h * axis, axis)
             out[name] = centre if area > 0 else np.full(3, np.nan)
         return out
 
@@ -483,7 +515,8 @@ def landmarks_from_meshes(
         ``patch_method``: ``"atlas"`` (default; transferred from the template bones by
         registration, :func:`atlas_patches`) or ``"proximity"`` (bone-to-bone distance).
     tibia_top_height_mm : height (along the floor normal, above the floor) of the top of the
-        field of view; TIB_PROX then moves down to the most proximal complete section.
+        field of view; TIB_PROX then moves down to the most proximal complete section, and a
+        section that would lie below ``anatomy.TIBIA_SECTION_LOWEST_MM`` is NaN (out of view).
 
     Returns
     -------
