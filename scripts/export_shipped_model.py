@@ -67,6 +67,9 @@ LIMITS = [
     "pipeline (`footalign predict`) provides such crops.",
     "Confidence is a heatmap-shape score, not a calibrated probability. Landmarks cut off by the field of view "
     "are recognised by the pipeline's shape prior (`shape_model.json`), not by the networks alone.",
+    "The held-out test figures are through `footalign predict`, which re-measures TIB_DIST, TIB_PROX and CALC_LOW "
+    "in the image from the networks' points (docs/model.md); the networks' own CALC_LOW was trained on the "
+    "simulator's earlier vertex-mean ground truth, ~0.8 mm medial of the present area-weighted one.",
 ]
 
 
