@@ -401,6 +401,29 @@ def test_landmark_placed_in_soft_tissue_is_flagged():
                                                                 crop_spacing=1.5).feet[0].qc)
 
 
+def test_landmark_on_a_faint_calcaneus_is_not_called_off_bone():
+    # A low-density heel: the calcaneus (and its three marker balls) at 220 HU, under the bone
+    # threshold (~290 HU) but well above soft tissue. It is then missing from the bone mask, and
+    # CALC_LOW lies ~40 mm from the nearest masked bone; it must still count as on bone.
+    from test_pipeline_phantoms import ELLIPSOIDS, marker_truth
+
+    image, truth, _ = make_scan()
+    xyz = image.index_to_physical(np.argwhere(np.ones(image.shape, bool))).reshape(*image.shape, 3)
+    centre, radii = (np.asarray(v, float) for v in ELLIPSOIDS[0])
+    heel = (((xyz - centre) / radii) ** 2).sum(axis=-1) <= 1.0
+    for name in ("CALC_LOW", "CALC_TUB", "CALC_PFA"):
+        heel |= np.linalg.norm(xyz - marker_truth()[LANDMARK_NAMES.index(name)], axis=-1) <= 5.0
+    array = image.array.copy()
+    array[heel & (array > 150.0)] = 220.0
+    points = truth[0].points.copy()
+    result = predict_scan(image.with_array(array), _TruthDouble(points), crop_spacing=1.5, measure_in_image=False)
+    assert not any(w.code == "off_bone" for w in result.feet[0].qc), [w.message for w in result.feet[0].qc]
+    points[LANDMARK_NAMES.index("CALC_LOW")] += np.array([25.0, 0.0, 0.0])  # into the soft tissue beside the heel
+    result = predict_scan(image.with_array(array), _TruthDouble(points), crop_spacing=1.5, measure_in_image=False)
+    off = [w for w in result.feet[0].qc if w.code == "off_bone"]
+    assert len(off) == 1 and "CALC_LOW" in off[0].message
+
+
 def test_side_given_by_the_user_wins_but_a_disagreeing_fibula_is_reported():
     image, _, _ = make_scan()
     layout = locate_feet(image, side="left")

@@ -21,7 +21,7 @@ from footalign.geometry.measurements import Measurements, measure_foot
 from footalign.geometry.shape_model import ShapeModel
 from footalign.image import Image
 from footalign.landmarks import FloorPlane, FootLandmarks
-from footalign.pipeline.analysis import ScanAnalysis, analyse_scan
+from footalign.pipeline.analysis import ScanAnalysis, analyse_scan, remove_slabs
 from footalign.pipeline.calcaneus_low import LowestPoint, lowest_bone_point
 from footalign.pipeline.checks import check_scan_content
 from footalign.pipeline.feet import FootRegion, detect_feet
@@ -136,24 +136,33 @@ def truncation_warnings(analysis: ScanAnalysis, bone: np.ndarray, pose: Pose,
 OFF_BONE_MM = 6.0
 
 
-def off_bone_warnings(foot: FootLandmarks, analysis: ScanAnalysis, bone: np.ndarray) -> list[QCWarning]:
+def off_bone_warnings(foot: FootLandmarks, analysis: ScanAnalysis, bone: np.ndarray,
+                      region_points: np.ndarray | None = None) -> list[QCWarning]:
     """Landmarks farther than :data:`OFF_BONE_MM` from this foot's bone: all 22 lie on or in bone.
 
-    "Bone" here is generous: voxels near this foot's bone mask that are denser than half-way
-    between soft tissue and the bone threshold (low-contrast cancellous bone), with holes filled
-    slice by slice (a tibia cut by the field of view is an open tube). The check is meant to
-    catch gross errors, not millimetres.
+    "Bone" here is generous: voxels in this foot's bounding box (its bone mask + 25 mm, and the
+    box of ``region_points``, the foot's region from :func:`foot_region_points`) denser
+    than half-way between soft tissue and the bone threshold (low-contrast cancellous bone),
+    flat platform-like slabs removed, with holes filled slice by slice (a tibia cut by the field
+    of view is an open tube). It does not have to touch the bone mask: in a low-density scan
+    the whole calcaneus can stay under the bone threshold (a simulated scan read CALC_LOW,
+    correct to 0.5 mm, as "76 mm from bone" when only voxels within 20 mm of the mask counted).
+    The check is meant to catch gross errors, not millimetres.
     """
     # Work in the foot's bounding box (+ 25 mm): the rest of the scan cannot change the answer.
     pad = round(25.0 / analysis.spacing)
     idx = np.argwhere(bone)
-    lo = np.maximum(idx.min(axis=0) - pad, 0)
-    hi = np.minimum(idx.max(axis=0) + pad + 1, bone.shape)
+    lo, hi = idx.min(axis=0) - pad, idx.max(axis=0) + pad + 1
+    if region_points is not None and len(region_points):
+        # The skin envelope bounds bones too faint for the mask (a low-density heel).
+        corners = np.rint(analysis.image.physical_to_index(region_points)).astype(int)
+        lo, hi = np.minimum(lo, corners.min(axis=0)), np.maximum(hi, corners.max(axis=0) + 1)
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, bone.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     sub_bone, values = bone[box], analysis.image.array[box]
-    near = ndimage.binary_dilation(sub_bone, iterations=max(1, round(20.0 / analysis.spacing)))
     level = 0.5 * (analysis.soft_tissue_hu + analysis.bone_threshold_hu)
-    closed = ndimage.binary_closing(sub_bone | (near & (values > level)), iterations=1)
+    faint = remove_slabs((values > level) & analysis.valid[box], spacing=analysis.spacing)
+    closed = ndimage.binary_closing(sub_bone | faint, iterations=1)
     solid = closed.copy()
     for axis in range(3):
         plane = np.zeros((3, 3, 3), bool)
@@ -470,7 +479,7 @@ def predict_scan(
                                                     "the model's point is kept"))
         qc += shape_qc
         qc += implausible_distances(foot)
-        qc += off_bone_warnings(foot, analysis, region.bone)
+        qc += off_bone_warnings(foot, analysis, region.bone, region_points)
         qc += side_consistency(foot, np.where(np.isfinite(points), canonical, np.nan))
         qc += truncation_warnings(analysis, region.bone, pose, distance)
         qc.append(_floor_note(floor, measurements))
