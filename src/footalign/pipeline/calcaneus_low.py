@@ -126,7 +126,9 @@ def lowest_bone_point(
     flat bottom: of the surface within ``plateau_mm`` of the lowest, the point nearest to its
     centre. ``start`` is the network's CALC_LOW; ``up`` the floor normal (LPS mm throughout)."""
     up = np.asarray(up, dtype=float) / np.linalg.norm(up)
-    centre = np.asarray(start, dtype=float)
+    start = np.asarray(start, dtype=float)
+    start_height = float(start @ up)
+    centre = start
     threshold = min(threshold_hu, max(EDGE_MIN_HU, soft_tissue_hu + EDGE_CONTRAST_HU))
     for _ in range(ROUNDS):
         surface, found = bottom_surface(image, centre, up, threshold_hu=threshold, radius_mm=radius_mm,
@@ -134,8 +136,8 @@ def lowest_bone_point(
         if not found.any():
             return LowestPoint(None, 0, "no bone surface under the start point")
         height = np.where(found, surface @ up, np.inf)
-        if abs(height.min() - float(np.asarray(start) @ up)) > MAX_HEIGHT_CHANGE_MM:
-            return LowestPoint(None, 0, f"the lowest bone surface lies {height.min() - float(start @ up):+.1f} mm "
+        if abs(height.min() - start_height) > MAX_HEIGHT_CHANGE_MM:
+            return LowestPoint(None, 0, f"the lowest bone surface lies {height.min() - start_height:+.1f} mm "
                                         "from the start's height")
         plateau = found & (height <= height.min() + plateau_mm)
         flat = surface[plateau]
@@ -147,5 +149,5 @@ def lowest_bone_point(
             continue
         # The height stays the start's: the network's height error is ~0.2 mm, while the image's
         # half-maximum edge of a thin, blurred cortex lies ~0.5 mm outside the bone surface.
-        return LowestPoint(chosen + float((np.asarray(start) - chosen) @ up) * up, int(plateau.sum()))
+        return LowestPoint(chosen + (start_height - float(chosen @ up)) * up, int(plateau.sum()))
     return LowestPoint(None, 0, "the lowest bone surface runs on out of the search region")
