@@ -429,7 +429,8 @@ def predict_scan(
         timings["model"] = round(timings["model"] + time.perf_counter() - t_model, 4)
         t_measure = time.perf_counter()
         canonical = np.asarray(predicted.points, dtype=float)
-        points = pose.to_scan(canonical)
+        network_points = pose.to_scan(canonical)
+        points = network_points.copy()  # the network's own stay for meta["calc_low"]
         sections, lowest = None, None
         if measure_in_image:
             # The foot's up (floor normal or scanner axis): the canonical z axis in the scan.
@@ -465,8 +466,7 @@ def predict_scan(
                                                             for name, p in sections.start.items()}}
         if lowest is not None:
             meta["calc_low"] = {"plateau_columns": lowest.plateau_columns, "note": lowest.reason,
-                                "network_point_mm": np.round(pose.to_scan(canonical)[LANDMARK_INDEX["CALC_LOW"]],
-                                                             3).tolist()}
+                                "network_point_mm": np.round(network_points[LANDMARK_INDEX["CALC_LOW"]], 3).tolist()}
         foot = FootLandmarks(region.side, points, predicted.confidence, floor, status, meta)
         measurements = measure_foot(foot, floor)
         qc = [QCWarning("side", "info" if region.side_source in ("position", "fibula", "user", "laterality")
