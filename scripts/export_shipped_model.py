@@ -69,7 +69,9 @@ LIMITS = [
     "are recognised by the pipeline's shape prior (`shape_model.json`), not by the networks alone.",
     "The held-out test figures are through `footalign predict`, which re-measures TIB_DIST, TIB_PROX and CALC_LOW "
     "in the image from the networks' points (docs/model.md); the networks' own CALC_LOW was trained on the "
-    "simulator's earlier vertex-mean ground truth, ~0.8 mm medial of the present area-weighted one.",
+    "simulator's earlier vertex-mean ground truth, ~0.8 mm medial of the present area-weighted one. The "
+    "networks' TAL_DOME was trained on the vertex rule too; the test set's is the top of the continuous surface "
+    "(docs/simulation.md).",
 ]
 
 

@@ -89,6 +89,13 @@ TIBIA_SECTION_LOWEST_MM: dict[str, float] = {"TIB_DIST": 20.0, "TIB_PROX": 30.0}
 # within this height of the lowest, the point nearest to that part's centre.
 CALC_LOW_PLATEAU_MM = 1.0
 
+# TAL_DOME is the top of the trochlea at its mid-width: on the band of the trochlea within this
+# half width of the middle of its medial-lateral extent, the surface within TAL_DOME_PLATEAU_MM of
+# the highest, and the point nearest to that part's centre (the dome is a ~20 mm radius arc from
+# front to back, so its top 1 mm is ~12 mm long).
+TAL_DOME_MID_WIDTH_MM = 1.5
+TAL_DOME_PLATEAU_MM = 1.0
+
 # Axes used by the measurements: (from, to) landmark names.
 AXES: dict[str, tuple[str, str]] = {
     "tibial": ("TIB_PROX", "TIB_DIST"),

@@ -19,6 +19,8 @@ from scipy.spatial import cKDTree
 from footalign.anatomy import (
     CALC_LOW_PLATEAU_MM,
     LANDMARK_NAMES,
+    TAL_DOME_MID_WIDTH_MM,
+    TAL_DOME_PLATEAU_MM,
     TIBIA_COMPLETE_SECTION_RADIUS_MM,
     TIBIA_SECTION_HEIGHTS_MM,
     TIBIA_SECTION_LOWEST_MM,
@@ -53,8 +55,6 @@ NAV_LOW_MEDIAL_TILT_DEG = 20.0
 CALC_PFA_MEDIAL_TILT_DEG = 20.0
 # Rounds of "sections perpendicular to the line through their centroids" (converges in ~3).
 TIBIA_AXIS_ROUNDS = 6
-# TAL_DOME is the top of the trochlea on its mid-width band (this half width each side).
-MID_WIDTH_BAND_MM = 1.5
 
 
 @dataclass(frozen=True)
@@ -327,6 +327,27 @@ def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1
     return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
+def _surface_samples(mesh: trimesh.Trimesh, faces: np.ndarray, *,
+                     max_edge_mm: float = PLATEAU_SAMPLING_MM) -> tuple[np.ndarray, np.ndarray]:
+    """The continuous surface of the given faces (rows of vertex indices), split to
+    ``max_edge_mm``: the centres ``(n, 3)`` and areas ``(n,)`` of the small faces."""
+    vertices, split = trimesh.remesh.subdivide_to_size(mesh.vertices, faces, max_edge=max_edge_mm)
+    corners = vertices[split]
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    return corners.mean(axis=1), area
+
+
+def _plateau_centre(centres: np.ndarray, area: np.ndarray, direction: np.ndarray, *,
+                    plateau_mm: float) -> np.ndarray:
+    """Of the surface samples within ``plateau_mm`` of the extreme along ``direction``, the one
+    nearest to their area-weighted centre (:func:`_extreme` on a continuous surface)."""
+    s = centres @ direction
+    plateau = s >= s.max() - plateau_mm
+    centre = (centres[plateau] * area[plateau, None]).sum(axis=0) / area[plateau].sum()
+    flat = centres[plateau]
+    return flat[int(np.argmin(((flat - centre) ** 2).sum(axis=1)))]
+
+
 def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.ndarray, *,
                         plateau_mm: float, max_edge_mm: float = PLATEAU_SAMPLING_MM) -> np.ndarray:
     """:func:`_extreme` on the continuous surface instead of the vertices: the faces near the
@@ -336,25 +357,18 @@ def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.n
     top = score[keep].max()
     faces = np.asarray(mesh.faces)
     near = keep[faces].all(axis=1) & (score[faces].max(axis=1) >= top - plateau_mm - max_edge_mm)
-    vertices, split = trimesh.remesh.subdivide_to_size(mesh.vertices, faces[near], max_edge=max_edge_mm)
-    corners = vertices[split]
-    centres = corners.mean(axis=1)
-    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
-    s = centres @ direction
-    plateau = s >= s.max() - plateau_mm
-    centre = (centres[plateau] * area[plateau, None]).sum(axis=0) / area[plateau].sum()
-    flat = centres[plateau]
-    return flat[int(np.argmin(((flat - centre) ** 2).sum(axis=1)))]
+    centres, area = _surface_samples(mesh, faces[near], max_edge_mm=max_edge_mm)
+    return _plateau_centre(centres, area, direction, plateau_mm=plateau_mm)
 
 
 def _mid_width_band(points: np.ndarray, across: np.ndarray, *,
-                    half_width_mm: float = MID_WIDTH_BAND_MM) -> np.ndarray:
-    """The points within ``half_width_mm`` of the middle of their extent along the unit
-    direction ``across``; at least the 5 nearest."""
+                    half_width_mm: float = TAL_DOME_MID_WIDTH_MM) -> np.ndarray:
+    """Indices of the points within ``half_width_mm`` of the middle of their extent along the
+    unit direction ``across``; at least the 5 nearest."""
     span = points @ across
     offset = np.abs(span - 0.5 * (span.min() + span.max()))
     order = np.argsort(offset)
-    return points[order[: max(5, int(np.sum(offset <= half_width_mm)))]]
+    return order[: max(5, int(np.sum(offset <= half_width_mm)))]
 
 
 def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
@@ -406,8 +420,16 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     troch_idx = patches[("talus", "tibia")]
     # The trochlea proper faces up (the malleolar facets face sideways).
     facing_up = meshes["talus"].vertex_normals[troch_idx] @ z > 0.5
-    troch = v["talus"][troch_idx[facing_up]] if facing_up.sum() >= 10 else v["talus"][troch_idx]
-    out["TAL_DOME"] = _extreme(_mid_width_band(troch, y), z)
+    in_troch = np.zeros(len(v["talus"]), bool)
+    in_troch[troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx] = True
+    # The dome's top on the continuous surface: its vertices leave the plateau's centre to
+    # within about an edge (1.9 mm) from front to back.
+    talus_faces = np.asarray(meshes["talus"].faces)
+    whole = in_troch[talus_faces].all(axis=1)
+    troch_faces = talus_faces[whole] if whole.sum() >= 10 else talus_faces[in_troch[talus_faces].any(axis=1)]
+    centres, area = _surface_samples(meshes["talus"], troch_faces)
+    band = _mid_width_band(centres, y)
+    out["TAL_DOME"] = _plateau_centre(centres[band], area[band], z, plateau_mm=TAL_DOME_PLATEAU_MM)
     head_pts = v["talus"][patches[("talus", "navicular")]]
     out["TAL_HEAD"] = fit_sphere(head_pts)[0]
     hz = (head_pts - out["TAL_HEAD"]) @ z
