@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import trimesh
+from scipy.spatial import cKDTree
 
 from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENT_BY_NAME, SURFACE_LANDMARKS
 from footalign.cli import main
@@ -367,9 +369,6 @@ def test_talar_dome_does_not_depend_on_how_finely_the_talus_is_meshed():
     # The dome's top 1 mm is a ~12 mm arc from front to back: as the vertex nearest the centre
     # of the top vertices (1.9 mm edges), TAL_DOME moved 1.2 mm on average when the same talus
     # was split to 1 mm edges. On the continuous surface it must stay put.
-    import trimesh
-    from scipy.spatial import cKDTree
-
     patches = template_patches()
     for seed, pathology in ((200, "normal"), (202, "cavus")):
         rng = np.random.default_rng(seed)
