@@ -17,33 +17,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import trimesh
-from scipy.spatial import cKDTree
 
 from footalign.anatomy import LANDMARK_NAMES
 from footalign.geometry.frame import foot_frame
 from footalign.simulate.case import make_foot, sample_pose, sample_shape, template_patches
-from footalign.simulate.mesh_landmarks import landmarks_from_meshes
+from footalign.simulate.mesh_landmarks import landmarks_from_meshes, refine_meshes
 
 DENSE_BONES = ("calcaneus", "talus", "navicular", "medial_cuneiform")
 PATHOLOGIES = ("normal", "planovalgus", "cavus", "hallux_valgus")
-
-
-def densified(meshes: dict[str, trimesh.Trimesh], patches: dict[tuple[str, str], np.ndarray],
-              max_edge_mm: float) -> tuple[dict[str, trimesh.Trimesh], dict[tuple[str, str], np.ndarray]]:
-    """The meshes with :data:`DENSE_BONES` split to ``max_edge_mm``, and their patches carried over."""
-    meshes, patches = dict(meshes), dict(patches)
-    for bone in DENSE_BONES:
-        mesh = meshes[bone]
-        vertices, faces = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge_mm)
-        _, nearest = cKDTree(mesh.vertices).query(vertices)
-        for key, index in list(patches.items()):
-            if key[0] == bone:
-                member = np.zeros(len(mesh.vertices), bool)
-                member[index] = True
-                patches[key] = np.flatnonzero(member[nearest])
-        meshes[bone] = trimesh.Trimesh(vertices, faces, process=False)
-    return meshes, patches
 
 
 def main() -> None:
@@ -56,7 +37,7 @@ def main() -> None:
         rng = np.random.default_rng(seed)
         skeleton, floor = make_foot(sample_pose(PATHOLOGIES[i % len(PATHOLOGIES)], rng), sample_shape(rng), rng)
         coarse = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=template_patches())
-        meshes, patches = densified(skeleton.meshes, template_patches(), args.max_edge)
+        meshes, patches = refine_meshes(skeleton.meshes, template_patches(), DENSE_BONES, max_edge_mm=args.max_edge)
         dense = landmarks_from_meshes(meshes, "right", floor, patches=patches)
         frame = foot_frame(coarse)
         offsets.append(frame.to_local(dense.points) - frame.to_local(coarse.points))

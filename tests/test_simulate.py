@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import trimesh
-from scipy.spatial import cKDTree
 
 from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENT_BY_NAME, SURFACE_LANDMARKS
 from footalign.cli import main
@@ -26,7 +24,7 @@ from footalign.simulate.case import (
     simulate_case,
     template_patches,
 )
-from footalign.simulate.mesh_landmarks import landmarks_from_meshes, posterior_facet
+from footalign.simulate.mesh_landmarks import landmarks_from_meshes, posterior_facet, refine_meshes
 from footalign.simulate.shape import ShapeParams
 from footalign.simulate.templates import BONE_LABELS
 from footalign.simulate.voxelize import overlap_depths
@@ -374,15 +372,6 @@ def test_talar_dome_does_not_depend_on_how_finely_the_talus_is_meshed():
         rng = np.random.default_rng(seed)
         skeleton, floor = make_foot(sample_pose(pathology, rng), sample_shape(rng), rng)
         coarse = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=patches)
-        talus = skeleton.meshes["talus"]
-        vertices, faces = trimesh.remesh.subdivide_to_size(talus.vertices, talus.faces, max_edge=1.0)
-        _, nearest = cKDTree(talus.vertices).query(vertices)
-        fine_patches = dict(patches)
-        for key, index in patches.items():
-            if key[0] == "talus":
-                member = np.zeros(len(talus.vertices), bool)
-                member[index] = True
-                fine_patches[key] = np.flatnonzero(member[nearest])
-        meshes = dict(skeleton.meshes, talus=trimesh.Trimesh(vertices, faces, process=False))
+        meshes, fine_patches = refine_meshes(skeleton.meshes, patches, ("talus",), max_edge_mm=1.0)
         fine = landmarks_from_meshes(meshes, "right", floor, patches=fine_patches)
         assert np.linalg.norm(fine["TAL_DOME"] - coarse["TAL_DOME"]) < 0.7, pathology

@@ -327,6 +327,26 @@ def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1
     return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
+def refine_meshes(meshes: dict[str, trimesh.Trimesh], patches: dict[tuple[str, str], np.ndarray],
+                  bones: tuple[str, ...], *, max_edge_mm: float
+                  ) -> tuple[dict[str, trimesh.Trimesh], dict[tuple[str, str], np.ndarray]]:
+    """The meshes with ``bones`` split to ``max_edge_mm``, and the articular patches of those
+    bones carried over to the new vertices (by nearest original vertex, which can widen a patch
+    by up to half an original edge). For checking how much a rule depends on the meshing."""
+    meshes, patches = dict(meshes), dict(patches)
+    for bone in bones:
+        mesh = meshes[bone]
+        vertices, faces = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge_mm)
+        _, nearest = cKDTree(mesh.vertices).query(vertices)
+        for key, index in list(patches.items()):
+            if key[0] == bone:
+                member = np.zeros(len(mesh.vertices), bool)
+                member[index] = True
+                patches[key] = np.flatnonzero(member[nearest])
+        meshes[bone] = trimesh.Trimesh(vertices, faces, process=False)
+    return meshes, patches
+
+
 def _surface_samples(mesh: trimesh.Trimesh, faces: np.ndarray, *,
                      max_edge_mm: float = PLATEAU_SAMPLING_MM) -> tuple[np.ndarray, np.ndarray]:
     """The continuous surface of the given faces (rows of vertex indices), split to
@@ -422,8 +442,8 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     facing_up = meshes["talus"].vertex_normals[troch_idx] @ z > 0.5
     in_troch = np.zeros(len(v["talus"]), bool)
     in_troch[troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx] = True
-    # The dome's top on the continuous surface: its vertices leave the plateau's centre to
-    # within about an edge (1.9 mm) from front to back.
+    # The dome's top on the continuous surface: the vertices alone place it only to within
+    # about an edge (1.9 mm) from front to back.
     talus_faces = np.asarray(meshes["talus"].faces)
     whole = in_troch[talus_faces].all(axis=1)
     troch_faces = talus_faces[whole] if whole.sum() >= 10 else talus_faces[in_troch[talus_faces].any(axis=1)]
