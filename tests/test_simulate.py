@@ -348,7 +348,9 @@ def test_posterior_facet_is_cut_from_the_sustentaculum_at_the_tarsal_canal():
     assert crossing < 0.15 * len(middle)
     # CALC_PFA is the posterior facet's top, not the (higher) sustentaculum.
     foot = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=patches)
-    assert np.min(np.linalg.norm(v[posterior] - foot["CALC_PFA"], axis=1)) < 1e-6
+    to_posterior = np.linalg.norm(v[posterior] - foot["CALC_PFA"], axis=1).min()
+    assert to_posterior < 1.5  # on one of the facet's faces (edges ~1.9 mm)
+    assert to_posterior < np.linalg.norm(v[middle] - foot["CALC_PFA"], axis=1).min()
     assert v[middle, 2].max() > foot["CALC_PFA"][2]
 
 
@@ -363,15 +365,21 @@ def test_landmarks_from_a_label_map_match_the_mesh_ground_truth():
     assert np.sum(error < 3.0) >= 19, dict(zip([s.name for s in LANDMARKS], error.round(1), strict=True))
 
 
-def test_talar_dome_does_not_depend_on_how_finely_the_talus_is_meshed():
-    # The dome's top 1 mm is a ~12 mm arc from front to back: as the vertex nearest the centre
-    # of the top vertices (1.9 mm edges), TAL_DOME moved 1.2 mm on average when the same talus
-    # was split to 1 mm edges. On the continuous surface it must stay put.
+def test_surface_landmarks_do_not_depend_on_how_finely_the_bones_are_meshed():
+    # Picked among the vertices (1.9 mm edges), TAL_DOME moved 1.2 mm on average, TAL_HEAD and
+    # NAV_MED 1.1 mm, and CALC_TUB up to 19 mm (a tie in a cavus heel) when the same bones were
+    # split to 1 mm edges. On the continuous surface they must stay put; what is left is mostly
+    # the articular patches widening by up to half an edge when carried over to the new mesh.
     patches = template_patches()
+    bones = ("calcaneus", "talus", "navicular", "medial_cuneiform")
+    names = ["TAL_DOME", "TAL_HEAD", "TAL_HEAD_MED", "TAL_HEAD_LAT", "CALC_LOW", "CALC_TUB", "CALC_PFA",
+             "CALC_ANT", "CALC_CC", "NAV_LOW", "NAV_MED", "NAV_LAT", "CUN1_LOW"]
     for seed, pathology in ((200, "normal"), (202, "cavus")):
         rng = np.random.default_rng(seed)
         skeleton, floor = make_foot(sample_pose(pathology, rng), sample_shape(rng), rng)
         coarse = landmarks_from_meshes(skeleton.meshes, "right", floor, patches=patches)
-        meshes, fine_patches = refine_meshes(skeleton.meshes, patches, ("talus",), max_edge_mm=1.0)
+        meshes, fine_patches = refine_meshes(skeleton.meshes, patches, bones, max_edge_mm=1.0)
         fine = landmarks_from_meshes(meshes, "right", floor, patches=fine_patches)
-        assert np.linalg.norm(fine["TAL_DOME"] - coarse["TAL_DOME"]) < 0.7, pathology
+        moved = {name: float(np.linalg.norm(fine[name] - coarse[name])) for name in names}
+        assert max(moved.values()) < 0.9, (pathology, moved)
+        assert moved["TAL_DOME"] < 0.7 and moved["CALC_LOW"] < 0.3, (pathology, moved)

@@ -38,7 +38,7 @@ ARTICULAR_PAIRS = (("talus", "navicular"), ("navicular", "talus"), ("talus", "ti
 
 
 # The heel's underside is nearly flat: its single lowest vertex jumps by centimetres under a
-# 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _extreme and
+# 2-degree tilt, so CALC_LOW is the centre of the lowest plateau (see _plateau_centre and
 # anatomy.CALC_LOW_PLATEAU_MM). That centre is taken on the surface, area-weighted: the ~30
 # vertices (1.9 mm edges) of a plateau put it 0.2-1.4 mm from it, on average 0.8 mm medial.
 PLATEAU_SAMPLING_MM = 0.3
@@ -53,6 +53,11 @@ NAV_LOW_MEDIAL_TILT_DEG = 20.0
 # CALC_PFA is therefore taken along "up" tilted medially by this angle, which always lands on the
 # top of the facet's medial rim, within a few mm of the facet's highest point.
 CALC_PFA_MEDIAL_TILT_DEG = 20.0
+# CALC_TUB is the extreme along "back and up" at this elevation above the floor. At 45 deg, in
+# steep (cavus) heels the tuberosity's upper border rises at about that angle, so the tip and a
+# point 15-20 mm up the border tied and the rule jumped between them with the meshing; 40 deg
+# favours the tip (0.6-1.1 mm from the 45-deg point in normal feet).
+CALC_TUB_ELEVATION_DEG = 40.0
 # Rounds of "sections perpendicular to the line through their centroids" (converges in ~3).
 TIBIA_AXIS_ROUNDS = 6
 
@@ -69,11 +74,15 @@ class Frame:
 
 # ----- small geometric tools ----------------------------------------------------------------
 
-def fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares sphere through ``points`` (algebraic fit); returns centre and radius."""
+def fit_sphere(points: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Least-squares sphere through ``points`` (algebraic fit, each point's residual weighted
+    by ``weights``, e.g. the surface area it stands for); returns centre and radius."""
     p = np.asarray(points, dtype=float)
     a = np.c_[2.0 * p, np.ones(len(p))]
     b = (p**2).sum(axis=1)
+    if weights is not None:
+        root = np.sqrt(np.asarray(weights, dtype=float))
+        a, b = a * root[:, None], b * root
     sol = np.linalg.lstsq(a, b, rcond=None)[0]
     centre = sol[:3]
     radius = float(np.sqrt(max(sol[3] + centre @ centre, 0.0)))
@@ -319,14 +328,6 @@ def _frame(floor: FloorPlane, calc_low: np.ndarray, m2_head: np.ndarray) -> Fram
     return Frame(np.stack([x, y, z]))
 
 
-def _extreme(points: np.ndarray, direction: np.ndarray, *, plateau_mm: float = 1.0) -> np.ndarray:
-    """The surface point furthest along ``direction``, made stable on flat tops: of the points
-    within ``plateau_mm`` of the extreme, the one nearest to their centre."""
-    score = points @ direction
-    top = points[score >= score.max() - plateau_mm]
-    return top[int(np.argmin(((top - top.mean(axis=0)) ** 2).sum(axis=1)))]
-
-
 def refine_meshes(meshes: dict[str, trimesh.Trimesh], patches: dict[tuple[str, str], np.ndarray],
                   bones: tuple[str, ...], *, max_edge_mm: float
                   ) -> tuple[dict[str, trimesh.Trimesh], dict[tuple[str, str], np.ndarray]]:
@@ -359,8 +360,8 @@ def _surface_samples(mesh: trimesh.Trimesh, faces: np.ndarray, *,
 
 def _plateau_centre(centres: np.ndarray, area: np.ndarray, direction: np.ndarray, *,
                     plateau_mm: float) -> np.ndarray:
-    """Of the surface samples within ``plateau_mm`` of the extreme along ``direction``, the one
-    nearest to their area-weighted centre (:func:`_extreme` on a continuous surface)."""
+    """The surface point furthest along ``direction``, made stable on flat tops: of the surface
+    samples within ``plateau_mm`` of the extreme, the one nearest to their area-weighted centre."""
     s = centres @ direction
     plateau = s >= s.max() - plateau_mm
     centre = (centres[plateau] * area[plateau, None]).sum(axis=0) / area[plateau].sum()
@@ -370,15 +371,40 @@ def _plateau_centre(centres: np.ndarray, area: np.ndarray, direction: np.ndarray
 
 def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.ndarray, *,
                         plateau_mm: float, max_edge_mm: float = PLATEAU_SAMPLING_MM) -> np.ndarray:
-    """:func:`_extreme` on the continuous surface instead of the vertices: the faces near the
+    """:func:`_plateau_centre` of a region of ``mesh``'s continuous surface: the faces near the
     extreme are split to ``max_edge_mm`` and weighted by area. ``keep`` (per vertex) limits the
-    search to a region of the bone (a face counts when all its vertices are kept)."""
+    search to a region of the bone (see :func:`_faces_of`)."""
     score = np.asarray(mesh.vertices) @ direction
     top = score[keep].max()
-    faces = np.asarray(mesh.faces)
-    near = keep[faces].all(axis=1) & (score[faces].max(axis=1) >= top - plateau_mm - max_edge_mm)
-    centres, area = _surface_samples(mesh, faces[near], max_edge_mm=max_edge_mm)
+    faces = _faces_of(mesh, keep)
+    near = faces[score[faces].max(axis=1) >= top - plateau_mm - max_edge_mm]
+    centres, area = _surface_samples(mesh, near, max_edge_mm=max_edge_mm)
     return _plateau_centre(centres, area, direction, plateau_mm=plateau_mm)
+
+
+def _faces_of(mesh: trimesh.Trimesh, keep: np.ndarray, *, at_least: int = 10) -> np.ndarray:
+    """The faces (rows of vertex indices) of a region given per vertex (``keep``, boolean):
+    those with all three vertices in it, or, for a region too thin to hold ``at_least`` of
+    them, those touching it."""
+    faces = np.asarray(mesh.faces)
+    inside = keep[faces]
+    whole = inside.all(axis=1)
+    return faces[whole] if whole.sum() >= at_least else faces[inside.any(axis=1)]
+
+
+def _member(mesh: trimesh.Trimesh, index: np.ndarray) -> np.ndarray:
+    """Per-vertex boolean mask of the vertex indices ``index``."""
+    mask = np.zeros(len(mesh.vertices), bool)
+    mask[index] = True
+    return mask
+
+
+def _ring(centres: np.ndarray, area: np.ndarray, up: np.ndarray, height: float, *,
+          half_height_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The surface samples within ``half_height_mm`` of ``height`` along ``up`` (all of them
+    when fewer than 4 are)."""
+    inside = np.abs(centres @ up - height) <= half_height_mm
+    return (centres[inside], area[inside]) if inside.sum() >= 4 else (centres, area)
 
 
 def _mid_width_band(points: np.ndarray, across: np.ndarray, *,
@@ -423,54 +449,55 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     frame = _frame(floor, out["CALC_LOW"], out["M2_HEAD"])
     x, y, z = frame.axes
 
-    # Calcaneus: tuberosity tip, subtalar facet, anterior process, calcaneocuboid corner.
+    # Calcaneus: tuberosity tip, subtalar facet, anterior process, calcaneocuboid corner. Every
+    # rule below runs on the continuous surface (area-weighted), not on the ~1.9 mm vertices:
+    # vertex picks moved 0.3-1.1 mm when the same bones were meshed at 1 mm
+    # (scripts/check_ground_truth_discretisation.py), label noise the network cannot learn.
+    calc_mesh = meshes["calcaneus"]
     cx = calc @ x
     span = cx.max() - cx.min()
-    back = calc[cx <= cx.min() + 0.25 * span]
-    out["CALC_TUB"] = _extreme(back, (z - x) / np.sqrt(2))
-    front = calc[cx >= cx.max() - 0.2 * span]
-    cc = calc[patches[("calcaneus", "cuboid")]] if ("calcaneus", "cuboid") in patches else front
-    post_facet = calc[posterior_facet(meshes["calcaneus"], patches[("calcaneus", "talus")], cc.mean(axis=0))]
+    back = cx <= cx.min() + 0.25 * span
+    elevation = np.radians(CALC_TUB_ELEVATION_DEG)
+    out["CALC_TUB"] = _extreme_on_surface(calc_mesh, np.sin(elevation) * z - np.cos(elevation) * x, back,
+                                          plateau_mm=1.0)
+    front = cx >= cx.max() - 0.2 * span
+    cc = _member(calc_mesh, patches[("calcaneus", "cuboid")]) if ("calcaneus", "cuboid") in patches else front
+    post_facet = _member(calc_mesh, posterior_facet(calc_mesh, patches[("calcaneus", "talus")],
+                                                    calc[cc].mean(axis=0)))
     pfa_tilt = np.radians(CALC_PFA_MEDIAL_TILT_DEG)
-    out["CALC_PFA"] = _extreme(post_facet, np.cos(pfa_tilt) * z + np.sin(pfa_tilt) * y)
-    out["CALC_ANT"] = _extreme(front, (x + z) / np.sqrt(2))
-    out["CALC_CC"] = _extreme(cc, (x - z) / np.sqrt(2))
+    out["CALC_PFA"] = _extreme_on_surface(calc_mesh, np.cos(pfa_tilt) * z + np.sin(pfa_tilt) * y, post_facet,
+                                          plateau_mm=1.0)
+    out["CALC_ANT"] = _extreme_on_surface(calc_mesh, (x + z) / np.sqrt(2), front, plateau_mm=1.0)
+    out["CALC_CC"] = _extreme_on_surface(calc_mesh, (x - z) / np.sqrt(2), cc, plateau_mm=1.0)
 
     # Talus: dome centre, head sphere and the head's articular margins.
+    talus = meshes["talus"]
     troch_idx = patches[("talus", "tibia")]
     # The trochlea proper faces up (the malleolar facets face sideways).
-    facing_up = meshes["talus"].vertex_normals[troch_idx] @ z > 0.5
-    in_troch = np.zeros(len(v["talus"]), bool)
-    in_troch[troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx] = True
-    # The dome's top on the continuous surface: the vertices alone place it only to within
-    # about an edge (1.9 mm) from front to back.
-    talus_faces = np.asarray(meshes["talus"].faces)
-    whole = in_troch[talus_faces].all(axis=1)
-    troch_faces = talus_faces[whole] if whole.sum() >= 10 else talus_faces[in_troch[talus_faces].any(axis=1)]
-    centres, area = _surface_samples(meshes["talus"], troch_faces)
+    facing_up = talus.vertex_normals[troch_idx] @ z > 0.5
+    in_troch = _member(talus, troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx)
+    centres, area = _surface_samples(talus, _faces_of(talus, in_troch))
     band = _mid_width_band(centres, y)
     out["TAL_DOME"] = _plateau_centre(centres[band], area[band], z, plateau_mm=TAL_DOME_PLATEAU_MM)
-    head_pts = v["talus"][patches[("talus", "navicular")]]
-    out["TAL_HEAD"] = fit_sphere(head_pts)[0]
-    hz = (head_pts - out["TAL_HEAD"]) @ z
-    ring = head_pts[np.abs(hz) <= 2.0]
-    if len(ring) < 4:
-        ring = head_pts
-    out["TAL_HEAD_MED"] = _extreme(ring, y)
-    out["TAL_HEAD_LAT"] = _extreme(ring, -y)
+    head, head_area = _surface_samples(talus, _faces_of(talus, _member(talus, patches[("talus", "navicular")])))
+    out["TAL_HEAD"] = fit_sphere(head, head_area)[0]
+    ring, ring_area = _ring(head, head_area, z, out["TAL_HEAD"] @ z, half_height_mm=2.0)
+    out["TAL_HEAD_MED"] = _plateau_centre(ring, ring_area, y, plateau_mm=1.0)
+    out["TAL_HEAD_LAT"] = _plateau_centre(ring, ring_area, -y, plateau_mm=1.0)
 
     # Navicular, medial cuneiform.
-    nav = v["navicular"]
+    nav_mesh = meshes["navicular"]
+    everywhere = np.ones(len(nav_mesh.vertices), bool)
     tilt = np.radians(NAV_LOW_MEDIAL_TILT_DEG)
-    out["NAV_LOW"] = _extreme(nav, -np.cos(tilt) * z + np.sin(tilt) * y)
-    nav_art = nav[patches[("navicular", "talus")]]
-    nz = (nav_art - nav_art.mean(axis=0)) @ z
-    nav_ring = nav_art[np.abs(nz) <= 3.0]
-    if len(nav_ring) < 4:
-        nav_ring = nav_art
-    out["NAV_MED"] = _extreme(nav_ring, y)
-    out["NAV_LAT"] = _extreme(nav_ring, -y)
-    out["CUN1_LOW"] = _extreme(v["medial_cuneiform"], -z)
+    out["NAV_LOW"] = _extreme_on_surface(nav_mesh, -np.cos(tilt) * z + np.sin(tilt) * y, everywhere,
+                                         plateau_mm=1.0)
+    nav_art, nav_area = _surface_samples(nav_mesh, _faces_of(nav_mesh, _member(nav_mesh, patches[("navicular", "talus")])))
+    mean_height = float(np.average(nav_art @ z, weights=nav_area))
+    nav_ring, nav_ring_area = _ring(nav_art, nav_area, z, mean_height, half_height_mm=3.0)
+    out["NAV_MED"] = _plateau_centre(nav_ring, nav_ring_area, y, plateau_mm=1.0)
+    out["NAV_LAT"] = _plateau_centre(nav_ring, nav_ring_area, -y, plateau_mm=1.0)
+    cuneiform = meshes["medial_cuneiform"]
+    out["CUN1_LOW"] = _extreme_on_surface(cuneiform, -z, np.ones(len(cuneiform.vertices), bool), plateau_mm=1.0)
 
     # Tibia: plafond above the dome, sections 20 and 60 mm above it along the shaft axis.
     out.update(_tibia_landmarks(meshes["tibia"], out["TAL_DOME"], z, tibia_top_mm))
