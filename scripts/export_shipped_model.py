@@ -1,6 +1,6 @@
 """Install a trained model as footalign's shipped model, with its shape prior and model card.
 
-    python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5 \
+    python scripts/export_shipped_model.py work_data/runs/shipped_v7 --dataset work_data/sim_train_v6 \
         [--fold 0 --evaluate-fold] [--accuracy bench/results/accuracy.json]
 
 1. copies the bundle to ``src/footalign/data/model`` (weights, TorchScript graphs, checksums)
@@ -35,43 +35,42 @@ from footalign.io.atomic import write_text_atomic  # noqa: E402
 from footalign.model.bundle import load_bundle, save_bundle, shipped_model_dir  # noqa: E402
 from footalign.model.card import model_card  # noqa: E402
 
-MODEL_NAME = "footalign-landmarks-0.6-sim"
+MODEL_NAME = "footalign-landmarks-0.7-sim"
 TRAINING_DATA = (
     "320 synthetic weight-bearing CT scans from `footalign simulate --n 320 --seed 11 --spacing 1.0` "
     "(simulator of December 2026: recalibrated normal posture, CALC_PFA on the posterior facet, a tilt-stable "
-    "CALC_LOW, NAV_LOW on the navicular tuberosity, CALC_PFA on the facet's medial rim, tibial sections perpendicular to the line through their centroids; single and bilateral, left and right, all six pathologies of "
+    "CALC_LOW, NAV_LOW on the navicular tuberosity, CALC_PFA on the facet's medial rim, tibial sections perpendicular to the line through their centroids, "
+    "every landmark rule on the continuous bone surface, CALC_TUB at 40 deg; single and bilateral, left and right, all six pathologies of "
     "the default mix, fields of view that cut the tibia or "
     "the toes). Fold {fold} of `dataset.json`: {n_train} scans ({train_feet} feet) for training, {n_val} scans "
     "({val_feet} feet) held out for validation and the fold evaluation below. The scans have the same anatomy "
-    "(shape seeds) as the 0.2-0.5 models' data sets, so fold {fold}'s held-out feet stay unseen."
+    "(shape seeds) as the 0.2-0.6 models' data sets, so fold {fold}'s held-out feet stay unseen."
 )
-COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v5 --seed 11 --spacing 1.0
-footalign train work_data/sim_train_v5 --fold 0 --out work_data/runs/shipped_v6 \\
-    --config work_data/finetune_v6.json --init src/footalign/data/model --max-minutes 62
-# --init: the 0.5 model (0.4 + 18 epochs at lr 1e-3 on this data set; 0.4 = 0.3 + 14 epochs before the
-# CALC_PFA/tibia fixes; 0.3 = 0.2 + 16 epochs before the NAV_LOW fix; 0.2 = 0.1 + 24 epochs on the
-# previous simulator's scans, lr 2e-3).
-# work_data/finetune_v6.json:
+COMMAND = """footalign simulate --n 320 --out work_data/sim_train_v6 --seed 11 --spacing 1.0 --workers 2
+footalign train work_data/sim_train_v6 --fold 0 --out work_data/runs/shipped_v7 \\
+    --config work_data/finetune_v7.json --init src/footalign/data/model --max-minutes 62
+# --init: the 0.6 model (0.5 + 18 epochs at lr 5e-4 on the previous data set; 0.5 = 0.4 + 18 epochs at
+# lr 1e-3; 0.4 = 0.3 + 14 epochs before the CALC_PFA/tibia fixes; 0.3 = 0.2 + 16 epochs before the
+# NAV_LOW fix; 0.2 = 0.1 + 24 epochs on the previous simulator's scans, lr 2e-3).
+# work_data/finetune_v7.json:
 # {"train": {"lr": 5e-4, "epochs": 20, "val_every": 2, "threads": 1,
 #            "stage2_sampling": "error", "stage2_sampling_floor": 0.3,
 #            "aug": {"hu_shift": 200.0, "contrast": 0.2, "truncate_prob": 0.3}}}
-python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5 --evaluate-fold
+python scripts/export_shipped_model.py work_data/runs/shipped_v7 --dataset work_data/sim_train_v6 --evaluate-fold
 python bench/run_all.py     # held-out test set (seeds 9001-9005), speed, memory, landmarker
-python scripts/export_shipped_model.py work_data/runs/shipped_v6 --dataset work_data/sim_train_v5"""
+python scripts/export_shipped_model.py work_data/runs/shipped_v7 --dataset work_data/sim_train_v6"""
 LIMITS = [
     "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
     "(one real scan exists, without ground truth: docs/real_scan.md).",
-    "Warm-started from the 0.5 model (0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5; about 240 min on one core in all) and fine-tuned "
+    "Warm-started from the 0.6 model (0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5 -> 0.6; about 300 min on one core in all) and "
+    "fine-tuned "
     "on one CPU core for the time in the training notes; only fold 0 of the five was trained.",
     "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
     "pipeline (`footalign predict`) provides such crops.",
     "Confidence is a heatmap-shape score, not a calibrated probability. Landmarks cut off by the field of view "
     "are recognised by the pipeline's shape prior (`shape_model.json`), not by the networks alone.",
     "The held-out test figures are through `footalign predict`, which re-measures TIB_DIST, TIB_PROX and CALC_LOW "
-    "in the image from the networks' points (docs/model.md); the networks' own CALC_LOW was trained on the "
-    "simulator's earlier vertex-mean ground truth, ~0.8 mm medial of the present area-weighted one. The "
-    "networks' TAL_DOME was trained on the vertex rule too; the test set's is the top of the continuous surface "
-    "(docs/simulation.md).",
+    "in the image from the networks' points (docs/model.md).",
 ]
 
 
