@@ -2,8 +2,8 @@
 
     python scripts/check_ground_truth_discretisation.py [--max-edge 1.0] [--seeds 200 201 202 203]
 
-The simulator's bones are meshes with ~1.9 mm edges, and most landmark rules pick vertices
-(extreme points, articular margins, sphere fits to articular patches). Here the calcaneus,
+The simulator's bones are meshes with ~1.9 mm edges; the landmark rules work on the continuous
+surface (faces split to 0.3 mm, area-weighted), so they should not depend on it. Here the calcaneus,
 talus, navicular and medial cuneiform of generated feet are split to ``--max-edge`` and the
 landmarks recomputed; articular patches are carried over by nearest original vertex, which can
 widen them by up to half an edge, so the figures are an upper estimate. Prints, per landmark

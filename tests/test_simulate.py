@@ -366,10 +366,10 @@ def test_landmarks_from_a_label_map_match_the_mesh_ground_truth():
 
 
 def test_surface_landmarks_do_not_depend_on_how_finely_the_bones_are_meshed():
-    # Picked among the vertices (1.9 mm edges), TAL_DOME moved 1.2 mm on average, TAL_HEAD and
-    # NAV_MED 1.1 mm, and CALC_TUB up to 19 mm (a tie in a cavus heel) when the same bones were
-    # split to 1 mm edges. On the continuous surface they must stay put; what is left is mostly
-    # the articular patches widening by up to half an edge when carried over to the new mesh.
+    # Picked among the vertices (1.9 mm edges), TAL_DOME moved 1.2 mm on average and TAL_HEAD and
+    # NAV_MED 1.1 mm when the same bones were split to 1 mm edges; CALC_TUB at 45 deg jumped 19 mm
+    # in this cavus heel (a tie between two points). On the continuous surface they must stay put;
+    # what is left is mostly the articular patches widening by up to half an edge when carried over.
     patches = template_patches()
     bones = ("calcaneus", "talus", "navicular", "medial_cuneiform")
     names = ["TAL_DOME", "TAL_HEAD", "TAL_HEAD_MED", "TAL_HEAD_LAT", "CALC_LOW", "CALC_TUB", "CALC_PFA",
