@@ -369,12 +369,14 @@ def _plateau_centre(centres: np.ndarray, area: np.ndarray, direction: np.ndarray
     return flat[int(np.argmin(((flat - centre) ** 2).sum(axis=1)))]
 
 
-def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.ndarray, *,
+def _extreme_on_surface(mesh: trimesh.Trimesh, direction: np.ndarray, keep: np.ndarray | None = None, *,
                         plateau_mm: float, max_edge_mm: float = PLATEAU_SAMPLING_MM) -> np.ndarray:
-    """:func:`_plateau_centre` of a region of ``mesh``'s continuous surface: the faces near the
-    extreme are split to ``max_edge_mm`` and weighted by area. ``keep`` (per vertex) limits the
-    search to a region of the bone (see :func:`_faces_of`)."""
+    """:func:`_plateau_centre` of ``mesh``'s continuous surface: the faces near the extreme are
+    split to ``max_edge_mm`` and weighted by area. ``keep`` (per vertex) limits the search to a
+    region of the bone (see :func:`_faces_of`); ``None``: the whole bone."""
     score = np.asarray(mesh.vertices) @ direction
+    if keep is None:
+        keep = np.ones(len(score), bool)
     top = score[keep].max()
     faces = _faces_of(mesh, keep)
     near = faces[score[faces].max(axis=1) >= top - plateau_mm - max_edge_mm]
@@ -397,6 +399,11 @@ def _member(mesh: trimesh.Trimesh, index: np.ndarray) -> np.ndarray:
     mask = np.zeros(len(mesh.vertices), bool)
     mask[index] = True
     return mask
+
+
+def _patch_surface(mesh: trimesh.Trimesh, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_surface_samples` of the region of the vertex indices ``index`` (an articular patch)."""
+    return _surface_samples(mesh, _faces_of(mesh, _member(mesh, index)))
 
 
 def _ring(centres: np.ndarray, area: np.ndarray, up: np.ndarray, height: float, *,
@@ -475,11 +482,10 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
     troch_idx = patches[("talus", "tibia")]
     # The trochlea proper faces up (the malleolar facets face sideways).
     facing_up = talus.vertex_normals[troch_idx] @ z > 0.5
-    in_troch = _member(talus, troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx)
-    centres, area = _surface_samples(talus, _faces_of(talus, in_troch))
+    centres, area = _patch_surface(talus, troch_idx[facing_up] if facing_up.sum() >= 10 else troch_idx)
     band = _mid_width_band(centres, y)
     out["TAL_DOME"] = _plateau_centre(centres[band], area[band], z, plateau_mm=TAL_DOME_PLATEAU_MM)
-    head, head_area = _surface_samples(talus, _faces_of(talus, _member(talus, patches[("talus", "navicular")])))
+    head, head_area = _patch_surface(talus, patches[("talus", "navicular")])
     out["TAL_HEAD"] = fit_sphere(head, head_area)[0]
     ring, ring_area = _ring(head, head_area, z, out["TAL_HEAD"] @ z, half_height_mm=2.0)
     out["TAL_HEAD_MED"] = _plateau_centre(ring, ring_area, y, plateau_mm=1.0)
@@ -487,17 +493,14 @@ def _right_foot_landmarks(meshes: dict[str, trimesh.Trimesh], floor: FloorPlane,
 
     # Navicular, medial cuneiform.
     nav_mesh = meshes["navicular"]
-    everywhere = np.ones(len(nav_mesh.vertices), bool)
     tilt = np.radians(NAV_LOW_MEDIAL_TILT_DEG)
-    out["NAV_LOW"] = _extreme_on_surface(nav_mesh, -np.cos(tilt) * z + np.sin(tilt) * y, everywhere,
-                                         plateau_mm=1.0)
-    nav_art, nav_area = _surface_samples(nav_mesh, _faces_of(nav_mesh, _member(nav_mesh, patches[("navicular", "talus")])))
+    out["NAV_LOW"] = _extreme_on_surface(nav_mesh, -np.cos(tilt) * z + np.sin(tilt) * y, plateau_mm=1.0)
+    nav_art, nav_area = _patch_surface(nav_mesh, patches[("navicular", "talus")])
     mean_height = float(np.average(nav_art @ z, weights=nav_area))
     nav_ring, nav_ring_area = _ring(nav_art, nav_area, z, mean_height, half_height_mm=3.0)
     out["NAV_MED"] = _plateau_centre(nav_ring, nav_ring_area, y, plateau_mm=1.0)
     out["NAV_LAT"] = _plateau_centre(nav_ring, nav_ring_area, -y, plateau_mm=1.0)
-    cuneiform = meshes["medial_cuneiform"]
-    out["CUN1_LOW"] = _extreme_on_surface(cuneiform, -z, np.ones(len(cuneiform.vertices), bool), plateau_mm=1.0)
+    out["CUN1_LOW"] = _extreme_on_surface(meshes["medial_cuneiform"], -z, plateau_mm=1.0)
 
     # Tibia: plafond above the dome, sections 20 and 60 mm above it along the shaft axis.
     out.update(_tibia_landmarks(meshes["tibia"], out["TAL_DOME"], z, tibia_top_mm))
