@@ -56,7 +56,7 @@ PLAFOND_CONSISTENT_MM = 1.5
 # Sampling reads a contiguous float32 block around the ankle and leg: ndimage copies a whole
 # non-contiguous volume at every call: the 0.4 mm speed scan took 32 s instead of 26 s.
 LOCAL_MARGIN_MM = 50.0
-ITERATIONS = 3  # plafond -> sections -> axis rounds; the axis settles in two
+ITERATIONS = 3  # plafond -> sections -> axis rounds; the axis settles in two (twice that in half steps)
 
 
 @dataclass
@@ -220,7 +220,9 @@ def measure_tibia_sections(
     complete: tuple[dict[str, np.ndarray], float | None, dict[str, float]] | None = None
     measured: dict[str, np.ndarray] = {}
     reasons: dict[str, str] = {}
-    for _ in range(iterations):
+    rounds, short_view = 0, False
+    while rounds < (2 * iterations if short_view else iterations):
+        rounds += 1
         plafond = plafond_in_tube(image, dome, axis)
         measured, reasons, heights = {}, {}, {}
         for name, height in SECTION_HEIGHTS_MM.items():
@@ -238,8 +240,17 @@ def measure_tibia_sections(
             break
         complete = (measured, plafond, heights)
         current = measured
-        axis = current["TIB_PROX"] - current["TIB_DIST"]
-        axis /= np.linalg.norm(axis)
+        line = current["TIB_PROX"] - current["TIB_DIST"]
+        short_view = short_view or bool(np.linalg.norm(line) < MIN_START_SEPARATION_MM)
+        line /= np.linalg.norm(line)
+        if short_view:
+            # Sections this close (a short field of view) are ill-conditioned: a 1 mm centroid
+            # shift tilts an 11 mm line by 5 degrees, the next round cuts obliquely and moves the
+            # centroid further (the real scan's NIfTI and DICOM put TIB_PROX 5 mm apart sideways).
+            # Half steps keep the same fixed point (the definition's axis) but do not overshoot.
+            line = axis + 0.5 * (line - axis)
+            line /= np.linalg.norm(line)
+        axis = line
     if complete is not None:  # the last round that measured both sections
         out.points, out.plafond_mm, out.heights_mm = complete
         return out
