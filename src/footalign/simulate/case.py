@@ -29,12 +29,13 @@ DEFAULT_MIX: dict[str, float] = {"normal": 0.4, "cavus": 0.15, "planovalgus": 0.
                                  "hindfoot_varus": 0.05, "hindfoot_valgus": 0.05}
 
 # Joint angles that bring the (supinated, plantarflexed, forefoot-adducted) cadaver template to a
-# normal standing alignment: calcaneal pitch ~25 deg and first metatarsal declination ~20 deg (a
-# calcaneal-first-metatarsal angle of ~135 deg), talus-M1 AP, Kite, TNCA, HVA and IMA in their
-# normal ranges (docs/simulation.md, "Calibration"; scripts/neutral_pose_report.py).
-NEUTRAL_POSE = PoseParams(hallux_valgus=-25.0, first_ray_varus=-6.0, midfoot_plantarflexion=-5.0,
-                          chopart_plantarflexion=25.0, metatarsus_abduction=18.0,
-                          forefoot_abduction=8.0, subtalar_eversion=-6.5, forefoot_pronation=30.2,
+# normal standing alignment: calcaneal pitch ~23 deg and first metatarsal declination ~20 deg (a
+# calcaneal-first-metatarsal angle of ~137 deg), talus-M1 AP, Kite, TNCA, HVA and IMA in their
+# normal ranges, the arch as low as that allows (docs/simulation.md, "Calibration";
+# scripts/neutral_pose_report.py).
+NEUTRAL_POSE = PoseParams(hallux_valgus=-17.0, first_ray_varus=-7.5, midfoot_plantarflexion=-8.0,
+                          chopart_plantarflexion=24.0, metatarsus_abduction=18.0,
+                          forefoot_abduction=5.0, subtalar_eversion=-6.5, forefoot_pronation=40.0,
                           hindfoot_target=5.0, tibia_lean=4.0)
 # Foot length (heel to hallux tip, skin) = bone length + this soft-tissue allowance.
 SKIN_LENGTH_MM = 15.0
