@@ -77,6 +77,9 @@ LIMITS = [
     "are recognised by the pipeline's shape prior (`shape_model.json`), not by the networks alone.",
     "The held-out test figures are through `footalign predict`, which re-measures TIB_DIST, TIB_PROX and CALC_LOW "
     "in the image from the networks' points (docs/model.md).",
+    "Its training and test scans predate the recalibrated normal posture of 3 December 2026, evening (a lower "
+    "arch: navicular 66 -> 60 mm above the platform, docs/simulation.md); scans made by the current simulator "
+    "stand a little differently.",
 ]
 
 
