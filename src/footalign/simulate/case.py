@@ -30,7 +30,7 @@ DEFAULT_MIX: dict[str, float] = {"normal": 0.4, "cavus": 0.15, "planovalgus": 0.
 
 # Joint angles that bring the (supinated, plantarflexed, forefoot-adducted) cadaver template to a
 # normal standing alignment: calcaneal pitch ~23 deg and first metatarsal declination ~20 deg (a
-# calcaneal-first-metatarsal angle of ~137 deg), talus-M1 AP, Kite, TNCA, HVA and IMA in their
+# calcaneal-first-metatarsal angle of ~136 deg), talus-M1 AP, Kite, TNCA, HVA and IMA in their
 # normal ranges, the arch as low as that allows (docs/simulation.md, "Calibration";
 # scripts/neutral_pose_report.py).
 NEUTRAL_POSE = PoseParams(hallux_valgus=-17.0, first_ray_varus=-7.5, midfoot_plantarflexion=-8.0,
