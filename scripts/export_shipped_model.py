@@ -70,7 +70,8 @@ LIMITS = [
     "(one real scan exists, without ground truth: docs/real_scan.md).",
     "Warm-started from the 0.7 model (0.1 -> 0.2 -> ... -> 0.7; about 360 min on one core in all) and "
     "fine-tuned "
-    "on one CPU core for the time in the training notes; only fold 0 of the five was trained.",
+    "on one CPU core for the time in the training notes; the shipped model is fold 0. Folds 1-2 of the same "
+    "recipe were trained for cross-validation only (docs/model.md), folds 3-4 not.",
     "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
     "pipeline (`footalign predict`) provides such crops.",
     "Confidence is a heatmap-shape score, not a calibrated probability. Landmarks cut off by the field of view "
@@ -148,7 +149,8 @@ def main() -> None:
     test_data = ("the benchmark's held-out test set (`bench/bench_accuracy.py`: seeds 9001-9005, 0.4/0.6/0.8/1.0 mm, "
                  "all pathologies, single and bilateral; never used for training or selection), through the full "
                  "`footalign predict` pipeline (foot detection, side, crop); see docs/benchmarks.md")
-    cv_note = (f"Only fold {args.fold} of the five was trained (the compute budget of one session). Its held-out "
+    cv_note = (f"The shipped model is fold {args.fold}; folds 1-2 of its recipe are in docs/model.md, folds 3-4 were "
+               "not trained (compute). Its held-out "
                f"scans, predicted with oracle per-foot crops (`footalign.model.assess`):") if fold_summary else ""
     card = model_card(config, training_data=training_data, command=COMMAND, training_notes=notes,
                       test_summary=test, test_data=test_data, cv_summary=fold_summary, cv_note=cv_note,
