@@ -4,13 +4,14 @@
         [--fold 0 --n-feet 30 --output work_data/inference_settings.json]
 
 Model selection, so it uses the training data set's held-out fold, never the benchmark's test
-set. Each foot is given to the model as an oracle crop (``footalign.model.assess.foot_crop``).
+set. Each foot is given to the model as an oracle crop (``footalign.model.assess.oracle_feet``).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import time
 from pathlib import Path
@@ -19,11 +20,9 @@ import numpy as np
 import torch
 
 from footalign.anatomy import LANDMARK_NAMES
-from footalign.io.images import read_image
-from footalign.model.assess import foot_crop
+from footalign.model.assess import oracle_feet
 from footalign.model.dataset import read_dataset
 from footalign.model.predictor import Predictor
-from footalign.model.preprocess import case_feet
 
 # Stage 1 keeps its two passes: the second re-centres the grid on the landmarks found, which an
 # oracle crop (centred on the true landmark box) never needs, so this test cannot judge it.
@@ -47,13 +46,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = read_dataset(args.dataset)
     _, val = data.split(args.fold)
-    feet = []
-    for case_id in val:
-        case = data.case(case_id)
-        image = read_image(case.image)
-        feet += [(foot_crop(image, gt), gt) for gt in case_feet(case)]
-        if len(feet) >= args.n_feet:
-            break
+    feet = [(crop, gt) for _, crop, gt in itertools.islice(oracle_feet(data, val), args.n_feet)]
     base = Predictor.from_folder(args.model)
     results = {}
     for name, change in VARIANTS.items():

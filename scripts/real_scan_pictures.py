@@ -21,7 +21,7 @@ from footalign.io.images import read_image
 from footalign.io.jsonable import to_jsonable
 from footalign.model.predictor import Predictor
 from footalign.pipeline.predict import predict_scan
-from footalign.report.figures import landmark_slices_png, mip_views_png, surface_3d_png
+from footalign.report.figures import foot_figures
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,14 +37,9 @@ def main() -> None:
         results[which] = predict_scan(read_image(args.real / which), predictor, source=which)
     result = results["wbct_left_0p8mm.nii.gz"]
     foot = result.feet[0]
-    canonical = foot.pose.to_canonical(foot.landmarks.points)
     status = list(foot.landmarks.status or [])
-    img = REPO / "docs" / "img"
-    figures = {"real_scan_mips.png": mip_views_png(foot.crop, canonical),
-               "real_scan_slices.png": landmark_slices_png(foot.crop, canonical, status),
-               "real_scan_3d.png": surface_3d_png(foot.crop, canonical, threshold=result.analysis.bone_threshold_hu)}
-    for name, png in figures.items():
-        with atomic_path(img / name) as tmp:
+    for key, png in foot_figures(result, foot).items():
+        with atomic_path(REPO / "docs" / "img" / f"real_scan_{key}.png") as tmp:
             tmp.write_bytes(png)
     a, b = (r.feet[0].landmarks.points for r in results.values())
     both = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)

@@ -4,7 +4,7 @@
         [--fold 0 --n-feet 40 --landmarks TAL_DOME TAL_HEAD M1_BASE]
 
 Model selection, so it reads the training data set's held-out fold, never the benchmark's test
-set; each foot is an oracle crop (``footalign.model.assess.foot_crop``). Errors are split along
+set; each foot is an oracle crop (``footalign.model.assess.oracle_feet``). Errors are split along
 the ground truth's foot frame (x anterior, y medial, z up): a landmark whose fine patch cannot
 see where "up" or "the middle" is shows it as a stage-2 error larger than stage 1's on that axis.
 Prints, per landmark and stage, the mean absolute error along x, y, z, the mean Euclidean error
@@ -22,12 +22,10 @@ import torch
 
 from footalign.anatomy import LANDMARK_NAMES
 from footalign.geometry.frame import foot_frame
-from footalign.io.images import read_image
-from footalign.model.assess import foot_crop
+from footalign.model.assess import oracle_feet
 from footalign.model.bundle import shipped_model_dir
 from footalign.model.dataset import read_dataset
 from footalign.model.predictor import Predictor
-from footalign.model.preprocess import case_feet
 from footalign.model.sampling import from_network_frame, to_network_image
 
 
@@ -48,17 +46,14 @@ def main() -> None:
     index = [LANDMARK_NAMES.index(name) for name in args.landmarks]
     # (foot, stage, landmark, axis) signed errors in the ground truth's foot frame.
     local_errors = []
-    for case_id in held_out:
-        case = data.case(case_id)
-        image = read_image(case.image)
-        for gt in case_feet(case):
-            net_image = to_network_image(foot_crop(image, gt), gt.side)
-            coarse, _ = predictor.locate_coarse(net_image)
-            fine, _ = predictor.refine(net_image, coarse)
-            frame = foot_frame(gt)
-            truth = frame.to_local(gt.points[index])
-            local_errors.append([frame.to_local(from_network_frame(stage, gt.side)[index]) - truth
-                                 for stage in (coarse, fine)])
+    for _, crop, gt in oracle_feet(data, held_out):
+        net_image = to_network_image(crop, gt.side)
+        coarse, _ = predictor.locate_coarse(net_image)
+        fine, _ = predictor.refine(net_image, coarse)
+        frame = foot_frame(gt)
+        truth = frame.to_local(gt.points[index])
+        local_errors.append([frame.to_local(from_network_frame(stage, gt.side)[index]) - truth
+                             for stage in (coarse, fine)])
         if len(local_errors) >= args.n_feet:
             break
     e = np.asarray(local_errors)  # (feet, 2, landmarks, 3)

@@ -15,7 +15,7 @@ from footalign.geometry.shape_model import (
     fit_similarity,
 )
 from footalign.image import mirror_points_x
-from footalign.pipeline.shape_check import check_against_shape
+from footalign.pipeline.shape_check import HINGED, check_against_shape, distance_to_hinged
 
 
 def _base_shape(seed: int = 0) -> np.ndarray:
@@ -160,6 +160,40 @@ def test_a_point_the_prior_puts_outside_the_field_of_view_gets_a_tighter_toleran
         _, new_status, _, _ = check_against_shape(model, predicted, status, "right", fov_of=fov_of)
         assert new_status[inside] == "ok"
         assert (new_status[outside] == "ok") == kept_outside, spreads
+
+
+def test_distance_to_hinged_counts_only_length_and_a_turn_beyond_the_allowed_angle():
+    hinge, expected = np.array([1.0, 2.0, 3.0]), np.array([31.0, 2.0, 3.0])  # 30 mm along x
+    for deg, length, want in ((0, 30, 0.0), (35, 30, 0.0), (35, 24, 6.0), (70, 30, 2 * 30 * np.sin(np.radians(15)))):
+        a = np.radians(deg)
+        point = hinge + length * np.array([np.cos(a), 0.0, np.sin(a)])
+        assert distance_to_hinged(point, expected, hinge, 40.0) == pytest.approx(want, abs=1e-9), deg
+
+
+def test_a_hallux_turned_by_hallux_valgus_is_not_taken_for_a_cut_off_head():
+    # The prior expects P1_HEAD outside the field of view; the true head, turned 30 deg about
+    # P1_BASE (a hallux valgus the similarity prior cannot follow), is kept; a point on P1_BASE's
+    # own bone (too short a phalanx) is still recognised as the model's miss.
+    rng = np.random.default_rng(8)
+    base = _base_shape()
+    model = build_shape_model([_random_similarity(rng, base + rng.normal(0, 0.5, base.shape)) for _ in range(20)],
+                              ["right"] * 20)
+    head, hinge = LANDMARK_INDEX["P1_HEAD"], LANDMARK_INDEX[HINGED["P1_HEAD"][0]]
+    fitted = expected_positions(model, base, "right", trusted=np.ones(N_LANDMARKS, bool))
+
+    def fov_of(points: np.ndarray) -> list[str]:
+        return ["outside_fov" if np.allclose(p, fitted[head], atol=5.0) else "ok" for p in points]
+
+    phalanx = fitted[head] - fitted[hinge]
+    axis = np.cross(phalanx, [0.0, 0.0, 1.0])
+    turned = fitted[hinge] + Rotation.from_rotvec(np.radians(30.0) * axis / np.linalg.norm(axis)).apply(phalanx)
+    short = fitted[hinge] + 0.3 * phalanx
+    assert np.linalg.norm(turned - fitted[head]) > 15.0  # far by plain distance: cut without the hinge
+    for point, kept in ((turned, True), (short, False)):
+        predicted = fitted.copy()
+        predicted[head] = point
+        _, status, _, _ = check_against_shape(model, predicted, ["ok"] * N_LANDMARKS, "right", fov_of=fov_of)
+        assert (status[head] == "ok") == kept
 
 
 def test_shipped_model_carries_an_anatomical_shape_prior():

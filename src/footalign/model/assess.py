@@ -8,6 +8,7 @@ landmark box plus a margin (an oracle crop; the pipeline's foot splitting is tes
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ def foot_crop(image: Image, foot: FootLandmarks, *, margin_mm: float = 30.0) -> 
     return crop_box(image, finite.min(axis=0) - margin_mm, finite.max(axis=0) + margin_mm)
 
 
+def oracle_feet(dataset: Dataset, case_ids: Iterable[str], *,
+                margin_mm: float = 30.0) -> Iterator[tuple[str, Image, FootLandmarks]]:
+    """(case id, oracle crop, ground truth) for every foot of ``case_ids``, one scan read at a time."""
+    for case_id in case_ids:
+        case = dataset.case(case_id)
+        image = read_image(case.image)
+        for gt in case_feet(case):
+            yield case_id, foot_crop(image, gt, margin_mm=margin_mm), gt
+
+
 def predict_cases(predictor: Predictor, dataset: Dataset, case_ids: list[str], *,
                   quiet: bool = False) -> tuple[list[FootLandmarks], list[FootLandmarks], list[str]]:
     """Predictions, ground truths and case ids (one entry per foot) of the given cases."""
@@ -49,10 +60,8 @@ def predict_cases(predictor: Predictor, dataset: Dataset, case_ids: list[str], *
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("predict", total=len(case_ids))
         for case_id in case_ids:
-            case = dataset.case(case_id)
-            image = read_image(case.image)
-            for gt in case_feet(case):
-                preds.append(predictor.predict_foot(foot_crop(image, gt), gt.side))
+            for _, crop, gt in oracle_feet(dataset, [case_id]):
+                preds.append(predictor.predict_foot(crop, gt.side))
                 gts.append(gt)
                 ids.append(case_id)
             progress.advance(task)

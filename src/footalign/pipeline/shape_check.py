@@ -27,6 +27,12 @@ FAR_SPREADS = 4.0
 # true landmark lies that close in ~99 % of cases). With 4 spreads the real scan's M5_HEAD, put
 # on the fifth metatarsal shaft 31 mm from where its cut-off head is expected, stayed marked.
 FAR_SPREADS_EXPECTED_OUTSIDE = 2.0
+# Landmarks a deformity swings about a neighbour, which a similarity-fitted prior cannot follow:
+# hallux valgus turns the proximal phalanx about its base by up to ~45 deg (the prior's mean foot
+# has ~10 deg), moving P1_HEAD 15-20 mm from its expected position. For these, the distance to
+# the prior is taken to the expected point turned about the hinge toward the model's point by up
+# to the given angle, so only the phalanx length and a turn beyond it count.
+HINGED: dict[str, tuple[str, float]] = {"P1_HEAD": ("P1_BASE", 40.0)}
 # Landmarks whose definition follows the field of view ("or the most proximal complete section
 # in the field of view") are never cut off by it, wherever the prior expects them.
 FOLLOWS_FOV = frozenset({"TIB_PROX"})
@@ -44,6 +50,35 @@ def expected_leave_one_out(model: ShapeModel, points: np.ndarray, side: str, tru
         else:
             out[k] = full[k]
     return out
+
+
+def distance_to_hinged(point: np.ndarray, expected: np.ndarray, hinge: np.ndarray, max_turn_deg: float) -> float:
+    """Distance (mm) from ``point`` to ``expected`` turned about ``hinge`` toward ``point`` by at most
+    ``max_turn_deg`` (the nearest position a joint turn of that size can explain)."""
+    e, v = np.asarray(expected, float) - hinge, np.asarray(point, float) - hinge
+    ne, nv = np.linalg.norm(e), np.linalg.norm(v)
+    if ne == 0.0 or nv == 0.0:
+        return float(np.linalg.norm(v - e))
+    angle = np.arccos(np.clip(e @ v / (ne * nv), -1.0, 1.0))
+    if angle <= np.radians(max_turn_deg):
+        return float(abs(nv - ne))
+    # Turn e toward v by the allowed angle, within the plane they span.
+    ortho = v / nv - (e / ne) * np.cos(angle)
+    ortho /= np.linalg.norm(ortho)
+    turn = np.radians(max_turn_deg)
+    turned = ne * (np.cos(turn) * e / ne + np.sin(turn) * ortho)
+    return float(np.linalg.norm(v - turned))
+
+
+def _distance_to_prior(k: int, points: np.ndarray, expected: np.ndarray, trusted: np.ndarray) -> float:
+    """Distance of landmark ``k`` to its expected position (hinged landmarks: see :data:`HINGED`)."""
+    name = LANDMARK_NAMES[k]
+    if name in HINGED:
+        hinge_name, max_turn = HINGED[name]
+        h = LANDMARK_NAMES.index(hinge_name)
+        if trusted[h] and np.all(np.isfinite(points[h])):  # not if the hinge itself was just cut off
+            return distance_to_hinged(points[k], expected[k], points[h], max_turn)
+    return float(np.linalg.norm(points[k] - expected[k]))
 
 
 def check_against_shape(
@@ -82,7 +117,7 @@ def check_against_shape(
     for k, name in enumerate(LANDMARK_NAMES):
         if status[k] == "outside_fov" or not np.all(np.isfinite(points[k])) or not np.all(np.isfinite(expected[k])):
             continue
-        distance = float(np.linalg.norm(points[k] - expected[k]))
+        distance = _distance_to_prior(k, points, expected, trusted)
         if distance <= limit[k]:
             continue
         if cut_off[k]:

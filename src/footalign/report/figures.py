@@ -8,6 +8,7 @@ the side (anterior on the left).
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -18,6 +19,9 @@ import numpy as np
 from footalign.anatomy import AXES, LANDMARK_NAMES, LANDMARKS
 from footalign.image import Image, resample
 from footalign.landmarks import FloorPlane
+
+if TYPE_CHECKING:
+    from footalign.pipeline.predict import FootResult, ScanResult
 
 # Which slice shows a landmark best: margins and cross-sections in the axial plane, profiles
 # of the hindfoot and arch in the sagittal plane.
@@ -258,3 +262,15 @@ def surface_3d_png(crop: Image, points: np.ndarray, *, threshold: float, dpi: in
 def landmark_legend() -> list[tuple[int, str, str]]:
     """(number, name, bone) of every landmark, as numbered in the figures."""
     return [(s.index + 1, s.name, s.bone) for s in LANDMARKS]
+
+
+def foot_figures(result: ScanResult, foot: FootResult) -> dict[str, bytes]:
+    """The report's three pictures of one foot ("mips", "slices", "3d"), drawn in its canonical frame."""
+    canonical = foot.pose.to_canonical(foot.landmarks.points)
+    floor = None
+    if result.floor is not None:
+        floor = FloorPlane(foot.pose.to_canonical(result.floor.point[None])[0],
+                           result.floor.normal @ foot.pose.rotation, "platform")
+    return {"mips": mip_views_png(foot.crop, canonical, floor=floor),
+            "slices": landmark_slices_png(foot.crop, canonical, list(foot.landmarks.status or [])),
+            "3d": surface_3d_png(foot.crop, canonical, threshold=result.analysis.bone_threshold_hu)}

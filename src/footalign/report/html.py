@@ -17,7 +17,7 @@ from footalign import __version__
 from footalign.anatomy import LANDMARK_NAMES, LANDMARKS, MEASUREMENTS
 from footalign.pipeline.predict import FootResult, ScanResult
 from footalign.pipeline.qc import doubtful_landmarks, measurement_doubts
-from footalign.report.figures import landmark_slices_png, mip_views_png, surface_3d_png
+from footalign.report.figures import foot_figures
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -97,17 +97,8 @@ def landmark_table(foot: FootResult) -> str:
 
 def foot_section(result: ScanResult, foot: FootResult) -> str:
     """The report section of one foot: QC, measurements, landmarks and the pictures."""
-    canonical = foot.pose.to_canonical(foot.landmarks.points)
-    floor = None
-    if result.floor is not None:
-        from footalign.landmarks import FloorPlane
-
-        floor = FloorPlane(foot.pose.to_canonical(result.floor.point[None])[0],
-                           result.floor.normal @ foot.pose.rotation, "platform")
     t0 = time.perf_counter()
-    mips = mip_views_png(foot.crop, canonical, floor=floor)
-    slices = landmark_slices_png(foot.crop, canonical, list(foot.landmarks.status or []))
-    surface = surface_3d_png(foot.crop, canonical, threshold=result.analysis.bone_threshold_hu)
+    figures = foot_figures(result, foot)
     foot.landmarks.meta.setdefault("timing", {})["report_figures"] = round(time.perf_counter() - t0, 3)
     status = list(foot.landmarks.status or [])
     n_marked = sum(foot.landmarks.has(n) for n in LANDMARK_NAMES)
@@ -127,9 +118,9 @@ from anterior{f", rotated back by {foot.pose.turned_deg:.1f}°" if foot.pose.tur
 (pictures are drawn in the frame the model saw; coordinates in the tables are the scan's LPS mm).</p>
 <h3>Quality control</h3>{_qc_list(foot.qc)}
 <h3>Measurements</h3>{measurement_table(foot)}
-<h3>Projections with landmarks and measurement axes</h3>{png_tag(mips, f"{foot.side} MIPs")}
-<h3>3D bone surface</h3>{png_tag(surface, f"{foot.side} 3D")}
-<h3>Each landmark on a slice through it</h3>{png_tag(slices, f"{foot.side} landmark slices")}
+<h3>Projections with landmarks and measurement axes</h3>{png_tag(figures["mips"], f"{foot.side} MIPs")}
+<h3>3D bone surface</h3>{png_tag(figures["3d"], f"{foot.side} 3D")}
+<h3>Each landmark on a slice through it</h3>{png_tag(figures["slices"], f"{foot.side} landmark slices")}
 <h3>Landmarks</h3>{landmark_table(foot)}
 """
 
