@@ -21,6 +21,7 @@ from footalign.model.config import default_config, merge_config
 from footalign.model.heatmaps import decode_heatmaps, gaussian_heatmap, heatmap_loss
 from footalign.model.networks import build_network
 from footalign.model.predictor import Predictor, landmark_status
+from footalign.model.preprocess import cache_signature, load_foot_cache
 from footalign.model.train import train_model
 
 # Landmarks of the toy "foot": a 2 x 2 x 6 lattice (20 mm apart) of blobs of graded brightness.
@@ -375,6 +376,29 @@ def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
         assert (tmp_path / "cv" / f"fold_{k}" / "weights.pt").exists()
     assert sorted(p.stem for p in (tmp_path / "cv" / "evaluation" / "predictions").glob("*.json")) == [
         "case_0000", "case_0001"]
+
+
+def test_cli_preprocess_builds_the_cache_that_training_reuses(tmp_path, capsys):
+    from footalign.cli import main
+
+    points = _LATTICE + np.random.default_rng(5).uniform(-1.0, 1.0, size=(N_LANDMARKS, 3))
+    dataset = make_dataset(tmp_path / "ds", [points, points + 2.0])
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(TINY))
+    assert main(["preprocess", str(dataset), "--config", str(config_file), "--quiet"]) == 0
+    folder = dataset / "preprocessed" / cache_signature(tiny_config())
+    cached = sorted(folder.glob("*.npz"))
+    assert [p.stem for p in cached] == ["case_0000__right", "case_0001__right"]
+    cache = load_foot_cache(cached[1])
+    np.testing.assert_allclose(cache.points, points + 2.0, atol=1e-3)  # landmark files keep 4 decimals
+    # Training on the same config reads the cache as it is (no file rewritten).
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    train_model(dataset, fold=0, out_dir=tmp_path / "m", config=tiny_config(), cache_dir=dataset / "preprocessed",
+                epochs=1, quiet=True)
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+    assert main(["preprocess", str(tmp_path / "missing"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data set folder not found" in err and "Traceback" not in err
 
 
 def test_cli_train_reports_bad_dataset_as_one_line(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""CLI commands of the model stage: ``footalign train``, ``footalign cv``, ``footalign test-model``."""
+"""CLI commands of the model stage: ``footalign preprocess``, ``train``, ``cv``, ``test-model``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,19 @@ import typer
 from rich.console import Console
 
 from footalign.errors import InputError
+
+_PREPROCESS_EPILOG = """
+[b]Examples[/b]
+
+  footalign preprocess data/sim
+
+  footalign preprocess data/sim --config my_config.json --cache /scratch/sim_cache
+
+Resamples every foot of DATASET to the two stages' grids once (DATASET/preprocessed, or
+--cache; one subfolder per grid setting) — what train and cv read. Optional: train builds
+what is missing itself, but folds trained side by side should share one finished cache.
+Cases already cached are skipped, so an interrupted run just continues.
+"""
 
 _TRAIN_EPILOG = """
 [b]Examples[/b]
@@ -65,6 +78,22 @@ def _parse_fold(fold: str) -> int | str:
         return int(fold)
     except ValueError:
         raise InputError(f"--fold must be a fold number or 'all', got {fold!r}") from None
+
+
+def preprocess_command(
+    dataset: Annotated[Path, typer.Argument(help="Data set folder with dataset.json.")],
+    config: Annotated[Path | None, typer.Option("--config", help="JSON file overriding the default config.")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Preprocessing cache folder.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Build the preprocessing cache of a data set (what train and cv read), once for all folds."""
+    from footalign.model.dataset import read_dataset
+    from footalign.model.preprocess import preprocess_dataset
+
+    data = read_dataset(dataset)
+    files = preprocess_dataset(data, _config(config), cache or dataset / "preprocessed", quiet=quiet)
+    folder = files[0].parent if files else cache or dataset / "preprocessed"
+    Console(quiet=quiet).print(f"{len(files)} feet of {len(data.cases)} cases cached in {folder}")
 
 
 def train_command(
@@ -139,6 +168,7 @@ def test_model_command(
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to ``app``."""
+    app.command("preprocess", epilog=_PREPROCESS_EPILOG)(preprocess_command)
     app.command("train", epilog=_TRAIN_EPILOG)(train_command)
     app.command("cv", epilog=_CV_EPILOG)(cv_command)
     app.command("test-model", epilog=_TEST_EPILOG)(test_model_command)
