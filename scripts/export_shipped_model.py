@@ -52,6 +52,7 @@ COMMAND = """footalign simulate --n 480 --out work_data/sim_train_v8 --seed 13 -
     --pathology-mix normal=0.2,cavus=0.2,planovalgus=0.2,hallux_valgus=0.1,hindfoot_varus=0.15,hindfoot_valgus=0.15
 footalign train work_data/sim_train_v8 --fold 0 --out work_data/runs/shipped_v9 \\
     --config work_data/finetune_v9.json --init src/footalign/data/model --epochs 24 --max-minutes 80
+# the 80-minute budget (wall time, validation included) ended it after epoch 22 (lr then 1e-5)
 # --init: the 0.8 model (0.7 + 24 epochs at lr 5e-4 on 320 scans with more cavus/varus/valgus feet; 0.7 = 0.6 +
 # 18 epochs; 0.6 = 0.5 + 18; 0.5 = 0.4 + 18 at lr 1e-3; 0.4 = 0.3 + 14 before the CALC_PFA/tibia fixes;
 # 0.3 = 0.2 + 16 before the NAV_LOW fix; 0.2 = 0.1 + 24 on the previous simulator's scans, lr 2e-3).
