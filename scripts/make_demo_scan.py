@@ -2,9 +2,10 @@
 
     python scripts/make_demo_scan.py [--work work_data/demo_candidates]
 
-Simulates six right feet with hallux valgus at 1.2 mm (seed 4242), takes the first right foot whose
-field of view holds all 22 landmarks (the simulator draws the side at random), sets the air outside the body to exactly -1000 HU (so the
-compressed file stays small; voxels inside the body are unchanged) and writes
+Simulates six single-foot scans with hallux valgus at 1.2 mm (seed 4242; the simulator draws
+each side at random), takes the first right foot whose field of view holds all 22 landmarks,
+sets the air outside the body to exactly -1000 HU (so the compressed file stays small; voxels
+inside the body are unchanged) and writes
 ``demo_scan.nii.gz`` with its ground truth ``demo_truth.json`` (copied unchanged).
 Run it after any simulator change that alters the scans, then update the demo README's size line.
 """
