@@ -14,6 +14,7 @@ and the bias; with ``--output`` also writes them as JSON.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def main() -> None:
     index = [LANDMARK_NAMES.index(name) for name in args.landmarks]
     # (foot, stage, landmark, axis) signed errors in the ground truth's foot frame.
     local_errors = []
-    for _, crop, gt in oracle_feet(data, held_out):
+    for _, crop, gt in itertools.islice(oracle_feet(data, held_out), args.n_feet):
         net_image = to_network_image(crop, gt.side)
         coarse, _ = predictor.locate_coarse(net_image)
         fine, _ = predictor.refine(net_image, coarse)
@@ -54,8 +55,6 @@ def main() -> None:
         truth = frame.to_local(gt.points[index])
         local_errors.append([frame.to_local(from_network_frame(stage, gt.side)[index]) - truth
                              for stage in (coarse, fine)])
-        if len(local_errors) >= args.n_feet:
-            break
     e = np.asarray(local_errors)  # (feet, 2, landmarks, 3)
     print(f"{len(e)} feet, fold {args.fold} held out; foot frame x anterior, y medial, z up (mm)")
     print(f"{'landmark':14s} {'stage':>5s} {'|x|':>6s} {'|y|':>6s} {'|z|':>6s} {'mean':>6s}   bias x, y, z")

@@ -88,12 +88,14 @@ def preprocess_command(
 ) -> None:
     """Build the preprocessing cache of a data set (what train and cv read), once for all folds."""
     from footalign.model.dataset import read_dataset
-    from footalign.model.preprocess import preprocess_dataset
+    from footalign.model.preprocess import cache_signature, preprocess_dataset
 
     data = read_dataset(dataset)
-    files = preprocess_dataset(data, _config(config), cache or dataset / "preprocessed", quiet=quiet)
-    folder = files[0].parent if files else cache or dataset / "preprocessed"
-    Console(quiet=quiet).print(f"{len(files)} feet of {len(data.cases)} cases cached in {folder}")
+    settings = _config(config)
+    cache_dir = cache or dataset / "preprocessed"
+    files = preprocess_dataset(data, settings, cache_dir, quiet=quiet)
+    Console(quiet=quiet).print(f"{len(files)} feet of {len(data.cases)} cases cached in "
+                               f"{cache_dir / cache_signature(settings)}")
 
 
 def train_command(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from footalign.anatomy import LANDMARK_NAMES, N_LANDMARKS
+from footalign.anatomy import LANDMARK_INDEX, LANDMARK_NAMES, N_LANDMARKS
 from footalign.geometry.shape_model import ShapeModel, expected_positions
 from footalign.pipeline.qc import QCWarning
 
@@ -75,7 +75,7 @@ def _distance_to_prior(k: int, points: np.ndarray, expected: np.ndarray, trusted
     name = LANDMARK_NAMES[k]
     if name in HINGED:
         hinge_name, max_turn = HINGED[name]
-        h = LANDMARK_NAMES.index(hinge_name)
+        h = LANDMARK_INDEX[hinge_name]
         if trusted[h] and np.all(np.isfinite(points[h])):  # not if the hinge itself was just cut off
             return distance_to_hinged(points[k], expected[k], points[h], max_turn)
     return float(np.linalg.norm(points[k] - expected[k]))
