@@ -246,6 +246,27 @@ def test_warm_start_begins_where_the_given_model_ended(trained, tmp_path):
                     epochs=1, quiet=True, init_from=model_dir)
 
 
+
+def test_stage2_alone_on_a_wider_patch_keeps_stage1_and_trains_stage2(trained, tmp_path):
+    model_dir, dataset, _ = trained
+    _, init1, init2 = load_bundle(model_dir)
+    # A wider stage-2 view (16^3 instead of 12^3) warm-started from the 12^3 weights; stage 1 frozen.
+    wide = merge_config(tiny_config(), {"stage2": {"shape": [16, 16, 16]}, "train": {"stages": ["stage2"]}})
+    train_model(dataset, fold="all", out_dir=tmp_path / "wide", config=wide, cache_dir=tmp_path / "cache",
+                epochs=1, quiet=True, init_from=model_dir)
+    config, net1, net2 = load_bundle(tmp_path / "wide")
+    assert config["stage2"]["shape"] == [16, 16, 16]
+    for key, value in init1.state_dict().items():
+        torch.testing.assert_close(net1.state_dict()[key], value)
+    assert any(not torch.equal(net2.state_dict()[k], v) for k, v in init2.state_dict().items())
+    # Its cache holds cubes wide enough for the larger patch.
+    cubes = {load_foot_cache(p).fine.shape[-1] for p in (tmp_path / "cache").glob("*/*.npz")}
+    assert cubes == {16 + 2 * 8}
+    # Training one stage alone needs the other's weights from somewhere.
+    with pytest.raises(InputError, match="needs --init"):
+        train_model(dataset, fold="all", out_dir=tmp_path / "alone", config=wide, cache_dir=tmp_path / "cache",
+                    epochs=1, quiet=True)
+
 def test_error_weighted_sampling_favours_hard_landmarks_but_keeps_easy_ones():
     from footalign.model.train import landmark_weights, pair_probabilities
 

@@ -119,10 +119,13 @@ def resample(
     default_value: float = -1000.0,
     interpolator: int = sitk.sitkLinear,
     dtype: type = np.float32,
+    extrapolate: bool = False,
 ) -> Image:
     """Resample ``image`` onto a new grid (SimpleITK), filling outside voxels with ``default_value``.
 
     The new grid is given fully in physical terms, so the result keeps its physical space.
+    ``extrapolate``: points beyond the outermost voxel centres take the nearest voxel's value
+    instead (for a shrunk copy, whose centres lie up to a block inside the original's).
     """
     direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
     reference = sitk.Image([int(n) for n in shape], sitk.sitkFloat32)
@@ -132,9 +135,23 @@ def resample(
     src = image.to_sitk()
     if src.GetPixelID() != sitk.sitkFloat32 and interpolator != sitk.sitkNearestNeighbor:
         src = sitk.Cast(src, sitk.sitkFloat32)
-    out = sitk.Resample(src, reference, sitk.Transform(), interpolator, float(default_value))
+    out = sitk.Resample(src, reference, sitk.Transform(), interpolator, float(default_value),
+                        sitk.sitkUnknown, bool(extrapolate))
     result = Image.from_sitk(out, meta=image.meta)
     return result.with_array(result.array.astype(dtype, copy=False))
+
+
+def shrink(image: Image, max_spacing: float) -> Image:
+    """Block-average ``image`` by the largest integer factor per axis keeping its voxels at most
+    ``max_spacing`` mm apart (SimpleITK BinShrink; a partial block at the far edge is dropped).
+
+    The cheap first step before smoothing a fine scan for a coarse grid: a 0.4 mm scan is
+    smoothed on an eighth of its voxels.
+    """
+    factors = [max(1, int(np.floor(max_spacing / s + 1e-6))) for s in image.spacing]
+    if all(f == 1 for f in factors):
+        return image
+    return Image.from_sitk(sitk.BinShrink(image.to_sitk(), factors), meta=image.meta)
 
 
 def mirror_x(image: Image) -> Image:

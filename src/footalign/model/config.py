@@ -53,6 +53,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "heatmap_weight": 0.5,
         "val_every": 1,
         "threads": 2,
+        # Networks trained by the run; the other keeps its warm-start weights (--init), e.g. a
+        # new stage-2 view on top of a finished stage 1 at half the cost of an epoch.
+        "stages": ["stage1", "stage2"],
         # Stage-2 patches: "uniform" over (foot, landmark) pairs, or "error": each landmark drawn
         # in proportion to its last validation error (never below this share of the mean), so
         # the hard landmarks get the training steps the easy ones no longer need.

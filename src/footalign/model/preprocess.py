@@ -37,7 +37,9 @@ from footalign.model.sampling import (
 )
 
 COARSE_PAD = 8  # voxels added on each side of the stage-1 grid
-FINE_SIZE = 40  # voxels per side of a cached stage-2 cube
+# Voxels added on each side of the stage-2 patch in its cached cube: room for the jitter (sd 3 mm)
+# and rotation of training patches; the rare patch reaching past it is border-padded.
+FINE_PAD = 8
 
 
 @dataclass
@@ -57,12 +59,17 @@ def cache_signature(config: dict[str, Any]) -> str:
     """A short hash of the config parts the cache depends on (grids, intensity)."""
     parts = {"s1": [config["stage1"]["spacing_mm"], config["stage1"]["shape"]],
              "s2": config["stage2"]["spacing_mm"], "bg": config["intensity"]["background_hu"],
-             "pad": COARSE_PAD, "fine": FINE_SIZE, "v": 1}
+             "pad": COARSE_PAD, "fine": fine_cache_size(config), "v": 1}
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def coarse_cache_shape(config: dict[str, Any]) -> tuple[int, int, int]:
     return tuple(int(n) + 2 * COARSE_PAD for n in config["stage1"]["shape"])  # type: ignore[return-value]
+
+
+def fine_cache_size(config: dict[str, Any]) -> int:
+    """Voxels per side of a cached stage-2 cube: the largest patch side plus the pad on each side."""
+    return max(int(n) for n in config["stage2"]["shape"]) + 2 * FINE_PAD
 
 
 def preprocess_foot(image: Image, foot: FootLandmarks, config: dict[str, Any], *, key: str,
@@ -79,10 +86,11 @@ def preprocess_foot(image: Image, foot: FootLandmarks, config: dict[str, Any], *
     center = landmark_box_center(points)
     coarse = sample_grid(downsample_for(image, s1), center, spacing=s1, shape=shape1, background_hu=background)
     s2 = float(config["stage2"]["spacing_mm"])
-    fine = np.zeros((points.shape[0], FINE_SIZE, FINE_SIZE, FINE_SIZE), dtype=np.float16)
+    size = fine_cache_size(config)
+    fine = np.zeros((points.shape[0], size, size, size), dtype=np.float16)
     for k, p in enumerate(points):
         if np.all(np.isfinite(p)):
-            fine[k] = sample_grid(image, p, spacing=s2, shape=(FINE_SIZE,) * 3, background_hu=background)
+            fine[k] = sample_grid(image, p, spacing=s2, shape=(size,) * 3, background_hu=background)
     return FootCache(key=key, case_id=case_id, side=side, points=points,
                      coarse=coarse.astype(np.float16),
                      coarse_origin=grid_origin(center, spacing=s1, shape=shape1), fine=fine)

@@ -37,7 +37,7 @@ from footalign.model.dataset import read_dataset
 from footalign.model.heatmaps import decode_heatmaps, heatmap_loss, spatial_softmax
 from footalign.model.networks import build_network
 from footalign.model.predictor import landmark_box_center
-from footalign.model.preprocess import FINE_SIZE, FootCache, load_foot_cache, preprocess_dataset
+from footalign.model.preprocess import FootCache, load_foot_cache, preprocess_dataset
 from footalign.model.sampling import normalize_hu
 
 N = len(LANDMARK_NAMES)
@@ -83,10 +83,10 @@ def stage2_batch(feet: list[FootCache], pairs: list[tuple[int, int]], config: di
     hu = config["intensity"]
     spacing, shape = float(cfg["spacing_mm"]), tuple(cfg["shape"])
     offsets = grid_offsets(shape, spacing)
-    half = (FINE_SIZE - 1) / 2.0 * spacing
     volumes, grids, targets = [], [], []
     for n, (f, k) in enumerate(pairs):
         foot = feet[f]
+        size = foot.fine.shape[-1]  # cached cube side (preprocess.fine_cache_size)
         if augment:
             matrix = random_affine(rng, rotation_deg=aug["rotation_deg"], scale=aug["scale"])
             jitter = np.clip(rng.normal(0.0, aug["jitter2_mm"], size=3), -aug["jitter2_max_mm"],
@@ -96,8 +96,9 @@ def stage2_batch(feet: list[FootCache], pairs: list[tuple[int, int]], config: di
             jitter = np.zeros(3) if offsets_mm is None else offsets_mm[n]
         center = foot.points[k] + jitter
         volumes.append(foot.fine[k])
-        grids.append(sampling_grid(center, matrix, offsets, shape, src_origin=foot.points[k] - half,
-                                   src_spacing=spacing, src_shape=(FINE_SIZE,) * 3))
+        cube_origin = foot.points[k] - (size - 1) / 2.0 * spacing
+        grids.append(sampling_grid(center, matrix, offsets, shape, src_origin=cube_origin,
+                                   src_spacing=spacing, src_shape=(size,) * 3))
         targets.append(points_in_grid(foot.points, center, matrix, spacing=spacing, shape=shape))
     x = resample_batch(volumes, grids, padding="border")
     if augment:
@@ -140,6 +141,12 @@ def pair_probabilities(pairs: list[tuple[int, int]], weights: np.ndarray) -> np.
     count = np.bincount(landmark, minlength=N).astype(float)
     p = np.asarray(weights, dtype=float)[landmark] / count[landmark]
     return p / p.sum()
+
+
+def _mean(values: list[float]) -> float:
+    """Mean of the finite values; NaN for none (a stage not trained in this run)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _last_stage2_errors(rows: list[dict[str, Any]]) -> np.ndarray | None:
@@ -253,12 +260,16 @@ def _stretch_one_cycle(scheduler: torch.optim.lr_scheduler.OneCycleLR, total_ste
 
 def _warm_start(net1: torch.nn.Module, net2: torch.nn.Module, config: dict[str, Any],
                 init_from: str | Path) -> None:
-    """Copy the weights of a bundle into the networks (same grids and architecture required)."""
+    """Copy the weights of a bundle into the networks (same spacings and architecture required).
+
+    The grid shapes may differ: the networks are fully convolutional, so weights trained on
+    24^3 patches start a run on 32^3 patches (a wider view at the same spacing).
+    """
     init_config, init1, init2 = load_bundle(init_from)
     for stage in ("stage1", "stage2"):
         if any(init_config[stage].get(k) != config[stage].get(k)
-               for k in ("spacing_mm", "shape", "channels", "num_res_units")):
-            raise ModelError(f"{init_from}: its {stage} grid or network differs from the training config")
+               for k in ("spacing_mm", "channels", "num_res_units")):
+            raise ModelError(f"{init_from}: its {stage} spacing or network differs from the training config")
     net1.load_state_dict(init1.state_dict())
     net2.load_state_dict(init2.state_dict())
 
@@ -300,6 +311,9 @@ def train_model(
     if sampling not in ("uniform", "error"):
         raise InputError(f"train.stage2_sampling must be 'uniform' or 'error', not {sampling!r}")
     floor = float(tcfg.get("stage2_sampling_floor", 0.3))
+    stages = list(tcfg.get("stages", ["stage1", "stage2"]))
+    if not stages or any(s not in ("stage1", "stage2") for s in stages):
+        raise InputError(f"train.stages must list 'stage1' and/or 'stage2', not {stages!r}")
     torch.set_num_threads(int(tcfg.get("threads", 2)))
     out = ensure_writable_dir(out_dir)
     log_dir = ensure_writable_dir(out / "training")
@@ -322,7 +336,10 @@ def train_model(
     rng = np.random.default_rng(seed)
     net1 = build_network(config["stage1"], n_landmarks=N)
     net2 = build_network(config["stage2"], n_landmarks=N)
-    if init_from is not None and not (resume and (log_dir / "checkpoint.pt").exists()):
+    resuming = resume and (log_dir / "checkpoint.pt").exists()
+    if len(stages) < 2 and init_from is None and not resuming:
+        raise InputError(f"train.stages {stages}: training one stage needs --init for the other's weights")
+    if init_from is not None and not resuming:
         _warm_start(net1, net2, config, init_from)
         console.print(f"weights initialised from {init_from}")
     steps_per_epoch = max(int(tcfg.get("min_steps_per_epoch", 1)), math.ceil(len(train_feet) / int(tcfg["batch1"])))
@@ -379,16 +396,18 @@ def train_model(
                 idx = order[step * int(tcfg["batch1"]) : (step + 1) * int(tcfg["batch1"])]
                 if len(idx) == 0:
                     idx = rng.choice(len(train_feet), size=int(tcfg["batch1"]))
-                x, pts, valid = stage1_batch([train_feet[i] for i in idx], config, rng, augment=True)
-                loss, dist = heatmap_loss(net1(x), pts, valid, spacing_mm=float(s1["spacing_mm"]),
-                                          sigma_mm=float(s1["sigma_mm"]), heatmap_weight=float(tcfg["heatmap_weight"]))
-                opts[0].zero_grad()
-                loss.backward()
-                opts[0].step()
-                scheds[0].step()
-                losses1.append(float(loss.detach()))
-                d1.append(float(torch.nanmean(dist)))
-                for _ in range(int(tcfg["steps2_per_step1"])):
+                if "stage1" in stages:
+                    x, pts, valid = stage1_batch([train_feet[i] for i in idx], config, rng, augment=True)
+                    loss, dist = heatmap_loss(net1(x), pts, valid, spacing_mm=float(s1["spacing_mm"]),
+                                              sigma_mm=float(s1["sigma_mm"]),
+                                              heatmap_weight=float(tcfg["heatmap_weight"]))
+                    opts[0].zero_grad()
+                    loss.backward()
+                    opts[0].step()
+                    scheds[0].step()
+                    losses1.append(float(loss.detach()))
+                    d1.append(float(torch.nanmean(dist)))
+                for _ in range(int(tcfg["steps2_per_step1"]) if "stage2" in stages else 0):
                     chosen = [pairs[i] for i in rng.choice(len(pairs), size=int(tcfg["batch2"]), p=pair_p)]
                     x, pts, valid = stage2_batch(train_feet, chosen, config, rng, augment=True)
                     loss, dist = heatmap_loss(net2(x), pts, valid, spacing_mm=float(s2["spacing_mm"]),
@@ -398,14 +417,15 @@ def train_model(
                     opts[1].step()
                     losses2.append(float(loss.detach()))
                     d2.append(float(torch.nanmean(dist)))
-                scheds[1].step()
+                if "stage2" in stages:
+                    scheds[1].step()
                 progress.update(step_task, advance=1,
-                                info=f"loss1 {np.mean(losses1):.2f} loss2 {np.mean(losses2):.2f}")
+                                info=f"loss1 {_mean(losses1):.2f} loss2 {_mean(losses2):.2f}")
             progress.remove_task(step_task)
-            row: dict[str, Any] = {"epoch": epoch + 1, "train_loss1": float(np.mean(losses1)),
-                                   "train_loss2": float(np.mean(losses2)),
-                                   "train_dist1_mm": float(np.nanmean(d1)), "train_dist2_mm": float(np.nanmean(d2)),
-                                   "lr": float(scheds[0].get_last_lr()[0]),
+            row: dict[str, Any] = {"epoch": epoch + 1, "train_loss1": _mean(losses1),
+                                   "train_loss2": _mean(losses2),
+                                   "train_dist1_mm": _mean(d1), "train_dist2_mm": _mean(d2),
+                                   "lr": float(scheds[0 if "stage1" in stages else 1].get_last_lr()[0]),
                                    "seconds": time.monotonic() - t_epoch, "val_in_training": val_in_training}
             if (epoch + 1) % int(tcfg.get("val_every", 1)) == 0 or epoch + 1 == int(tcfg["epochs"]):
                 row.update(validate(net1, net2, val_feet, config))
