@@ -135,8 +135,12 @@ def main() -> None:
     training_data = TRAINING_DATA.format(fold=args.fold, n_train=len(split["train"]), n_val=len(split["val"]),
                                          train_feet=sum(feet[i] for i in split["train"]),
                                          val_feet=sum(feet[i] for i in split["val"]))
-    notes = (f"Trained {int(metrics['epoch'].iloc[-1])} epochs in {metrics['seconds'].sum() / 60:.0f} min of "
-             f"training steps on one CPU thread (validation time not counted). Validation at epoch "
+    trained_cfg = json.loads((args.trained / "training" / "config.json").read_text())["train"]
+    threads = int(trained_cfg.get("threads", 2))
+    stages = " and ".join(trained_cfg.get("stages", ["stage1", "stage2"]))
+    notes = (f"Trained ({stages}) {int(metrics['epoch'].iloc[-1])} epochs in {metrics['seconds'].sum() / 60:.0f} "
+             f"min of training steps on {threads} CPU thread{'s' if threads > 1 else ''} (validation time not "
+             "counted). Validation at epoch "
              f"{int(last['epoch'])}: stage 1 {last.get('val_stage1_mm', float('nan')):.2f} mm, stage 2 "
              f"{last.get('val_stage2_mm', float('nan')):.2f} mm (patches jittered as in training). Learning curve: "
              "docs/img/model_learning_curve.png. Shape prior: the complete ground-truth landmark sets of all "
