@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from footalign.errors import InputError, OutputError
-from footalign.image import Image, mirror_points_x, mirror_x, resample
+from footalign.image import Image, mirror_points_x, mirror_x, resample, shrink
 from footalign.io.atomic import atomic_path
 from footalign.io.images import read_image, write_image
 from footalign.io.landmarks import (
@@ -73,6 +73,26 @@ def test_resample_preserves_physical_positions() -> None:
     out = resample(img, spacing=(0.5, 0.5, 0.5), shape=(20, 20, 20), origin=target - 5.0, default_value=0.0)
     peak = np.unravel_index(np.argmax(out.array), out.shape)
     np.testing.assert_allclose(out.index_to_physical(np.array(peak)), target, atol=0.5)
+
+
+def test_shrink_averages_blocks_in_place_and_extrapolated_resampling_keeps_the_edge() -> None:
+    rng = np.random.default_rng(0)
+    arr = rng.normal(0.0, 100.0, size=(9, 8, 6)).astype(np.float32)
+    img = Image(arr, (0.4, 0.5, 0.3), (5.0, -3.0, 2.0), oblique_image().direction)
+    small = shrink(img, 1.0)  # factors 2, 2, 3: voxels 0.8, 1.0, 0.9 mm apart
+    assert small.spacing == pytest.approx((0.8, 1.0, 0.9))
+    assert small.shape == (4, 4, 2)  # the partial block at the far x edge is dropped
+    np.testing.assert_allclose(small.array[1, 2, 1], arr[2:4, 4:6, 3:6].mean(), rtol=1e-5)
+    # Its voxel centres are the block centres, in physical space.
+    np.testing.assert_allclose(small.index_to_physical(np.array([1, 2, 1])),
+                               img.index_to_physical(np.array([2.5, 4.5, 4.0])), atol=1e-9)
+    assert shrink(img, 0.2) is img  # no axis can be shrunk: the image itself
+    # The original's last voxel along x lies in the dropped partial block, outside the shrunk
+    # image: extrapolation gives the nearest block instead of the default value.
+    corner = img.index_to_physical(np.array([8, 7, 5]))
+    grid = {"spacing": (1.0, 1.0, 1.0), "shape": (1, 1, 1), "origin": corner, "default_value": -1000.0}
+    assert resample(small, **grid).array[0, 0, 0] == -1000.0
+    assert resample(small, **grid, extrapolate=True).array[0, 0, 0] == pytest.approx(small.array[3, 3, 1], rel=1e-5)
 
 
 def test_mirror_x_maps_points_like_mirror_points_x() -> None:

@@ -124,8 +124,9 @@ def resample(
     """Resample ``image`` onto a new grid (SimpleITK), filling outside voxels with ``default_value``.
 
     The new grid is given fully in physical terms, so the result keeps its physical space.
-    ``extrapolate``: points beyond the outermost voxel centres take the nearest voxel's value
-    instead (for a shrunk copy, whose centres lie up to a block inside the original's).
+    ``extrapolate``: points outside the image (more than half a voxel beyond its outermost
+    centres) take the nearest voxel's value instead (for a shrunk copy, which lacks the
+    original's partial block at the far edge).
     """
     direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
     reference = sitk.Image([int(n) for n in shape], sitk.sitkFloat32)
