@@ -1,8 +1,9 @@
 """Training of both stages on the preprocessing cache, with validation, checkpoints and resume.
 
 One process trains both networks in alternation (one stage-1 step, then ``steps2_per_step1``
-stage-2 steps), or only those listed in ``train.stages`` (the other keeps its ``--init`` weights). After every epoch it validates (stage 1 on the centred val grids, stage 2 on
-val patches with a fixed jitter), appends to ``training/metrics.csv``, redraws
+stage-2 steps), or only those listed in ``train.stages`` (the other keeps its ``--init``
+weights). After every epoch it validates (stage 1 on the centred val grids, stage 2 on val
+patches with a fixed jitter), appends to ``training/metrics.csv``, redraws
 ``training/learning_curve.png``, saves ``training/checkpoint.pt`` (resume point) and exports the
 current model bundle to the output folder, so an interrupted run always leaves a usable model.
 """
