@@ -142,14 +142,20 @@ def resample(
     return result.with_array(result.array.astype(dtype, copy=False))
 
 
+def block_factors(spacing: tuple[float, ...], max_spacing: float) -> list[int]:
+    """Per axis, the largest integer block size whose blocks of ``spacing`` mm voxels are at
+    most ``max_spacing`` mm apart (at least 1)."""
+    return [max(1, int(np.floor(max_spacing / s + 1e-6))) for s in spacing]
+
+
 def shrink(image: Image, max_spacing: float) -> Image:
-    """Block-average ``image`` by the largest integer factor per axis keeping its voxels at most
+    """Block-average ``image`` by :func:`block_factors` so its voxels are at most
     ``max_spacing`` mm apart (SimpleITK BinShrink; a partial block at the far edge is dropped).
 
     The cheap first step before smoothing a fine scan for a coarse grid: a 0.4 mm scan is
     smoothed on an eighth of its voxels.
     """
-    factors = [max(1, int(np.floor(max_spacing / s + 1e-6))) for s in image.spacing]
+    factors = block_factors(image.spacing, max_spacing)
     if all(f == 1 for f in factors):
         return image
     return Image.from_sitk(sitk.BinShrink(image.to_sitk(), factors), meta=image.meta)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from footalign.image import Image, mirror_points_x, mirror_x
+from footalign.image import Image, block_factors, mirror_points_x, mirror_x
 
 
 def grid_origin(center: np.ndarray, *, spacing: float, shape: tuple[int, int, int]) -> np.ndarray:
@@ -42,7 +42,7 @@ def downsample_for(image: Image, spacing_mm: float) -> Image:
 
     Anti-aliasing before linear sampling onto a coarse grid, cheap enough for 512^3 volumes.
     """
-    factors = [max(1, int(np.floor(spacing_mm / (2.0 * s) + 1e-6))) for s in image.spacing]
+    factors = block_factors(image.spacing, spacing_mm / 2.0)
     if all(f == 1 for f in factors):
         return image
     vol = torch.from_numpy(np.asarray(image.array, dtype=np.float32))[None, None]
