@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from footalign.errors import InputError, OutputError
-from footalign.image import Image, mirror_points_x, mirror_x, resample, shrink
+from footalign.image import Image, covering, grid_corners, mirror_points_x, mirror_x, resample, shrink
 from footalign.io.atomic import atomic_path
 from footalign.io.images import read_image, write_image
 from footalign.io.landmarks import (
@@ -93,6 +93,36 @@ def test_shrink_averages_blocks_in_place_and_extrapolated_resampling_keeps_the_e
     grid = {"spacing": (1.0, 1.0, 1.0), "shape": (1, 1, 1), "origin": corner, "default_value": -1000.0}
     assert resample(small, **grid).array[0, 0, 0] == -1000.0
     assert resample(small, **grid, extrapolate=True).array[0, 0, 0] == pytest.approx(small.array[3, 3, 1], rel=1e-5)
+
+
+def test_resampling_a_small_oblique_region_reads_only_the_part_under_it_and_matches_simpleitk() -> None:
+    rng = np.random.default_rng(1)
+    img = Image(rng.integers(-1000, 1500, size=(60, 50, 40)).astype(np.int16), (0.4, 0.5, 0.6),
+                (5.0, -3.0, 2.0), oblique_image().direction)
+    turn = np.array([[np.cos(0.3), -np.sin(0.3), 0.0], [np.sin(0.3), np.cos(0.3), 0.0], [0.0, 0.0, 1.0]])
+    grid = {"spacing": (0.7, 0.7, 0.7), "shape": (9, 11, 7), "origin": img.center() - 3.0, "direction": turn}
+
+    part = covering(img, grid_corners(grid["spacing"], grid["shape"], grid["origin"], turn), margin=2)
+    assert 1 < part.array.size < img.array.size // 8 and np.shares_memory(part.array, img.array)
+    start = np.round(img.physical_to_index(part.origin)).astype(int)
+    voxel = np.array([3, 2, 1])
+    np.testing.assert_allclose(part.index_to_physical(voxel), img.index_to_physical(start + voxel), atol=1e-9)
+    assert part.array[tuple(voxel)] == img.array[tuple(start + voxel)]
+
+    # The same values as SimpleITK's resampling of the whole volume (reference grid alike).
+    out = resample(img, **grid, default_value=-1000.0)
+    reference = sitk.Image(list(grid["shape"]), sitk.sitkFloat32)
+    reference.SetSpacing(grid["spacing"])
+    reference.SetOrigin(tuple(grid["origin"]))
+    reference.SetDirection(tuple(turn.ravel()))
+    whole = sitk.Resample(sitk.Cast(img.to_sitk(), sitk.sitkFloat32), reference, sitk.Transform(),
+                          sitk.sitkLinear, -1000.0)
+    np.testing.assert_allclose(out.array, sitk.GetArrayFromImage(whole).transpose(2, 1, 0), atol=1e-3)
+    assert out.array.dtype == np.float32 and np.ptp(out.array) > 100.0
+    # A region beside the volume: a one-voxel edge view, and only the default value.
+    far = {"spacing": (1.0,) * 3, "shape": (4, 4, 4), "origin": img.center() + 500.0}
+    assert covering(img, grid_corners(far["spacing"], far["shape"], far["origin"], np.eye(3))).array.size == 1
+    assert (resample(img, **far, default_value=-7.0).array == -7.0).all()
 
 
 def test_mirror_x_maps_points_like_mirror_points_x() -> None:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -397,6 +398,24 @@ def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
         assert (tmp_path / "cv" / f"fold_{k}" / "weights.pt").exists()
     assert sorted(p.stem for p in (tmp_path / "cv" / "evaluation" / "predictions").glob("*.json")) == [
         "case_0000", "case_0001"]
+    folds = pd.read_csv(tmp_path / "cv" / "evaluation" / "folds.csv")
+    assert folds["fold"].tolist() == [0, 1] and folds["n_feet"].tolist() == [1, 1]
+    # Two feet, one per fold: the pooled mean is the mean of the two folds' means.
+    assert summary["overall"]["mean_error_mm"] == pytest.approx(folds["mean_mm"].mean(), abs=1e-3)
+
+    # Pooling the finished folds again trains nothing and gives the same evaluation.
+    weights = tmp_path / "cv" / "fold_0" / "weights.pt"
+    stamp = weights.stat().st_mtime_ns
+    again = cross_validate(dataset, out_dir=tmp_path / "cv", config=config, cache_dir=tmp_path / "cache",
+                           train=False, plots=False, quiet=True)
+    assert weights.stat().st_mtime_ns == stamp
+    assert again["overall"]["mean_error_mm"] == pytest.approx(summary["overall"]["mean_error_mm"])
+    with pytest.raises(InputError, match="no trained model to evaluate"):
+        cross_validate(dataset, out_dir=tmp_path / "empty", config=config, cache_dir=tmp_path / "cache",
+                       train=False, quiet=True)
+    with pytest.raises(InputError, match=r"fold\(s\) \[7\] not in"):
+        cross_validate(dataset, out_dir=tmp_path / "cv", config=config, cache_dir=tmp_path / "cache",
+                       folds=[7], train=False, quiet=True)
 
 
 def test_cli_preprocess_builds_the_cache_that_training_reuses(tmp_path, capsys):
@@ -429,6 +448,18 @@ def test_cli_train_reports_bad_dataset_as_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "data set folder not found" in err and "Traceback" not in err
+
+
+def test_cli_cv_evaluate_only_without_trained_folds_is_one_line_error(tmp_path, capsys):
+    from footalign.cli import main
+
+    dataset = make_dataset(tmp_path / "ds", [_LATTICE, _LATTICE + 1.0])
+    code = main(["cv", str(dataset), "--out", str(tmp_path / "cv"), "--evaluate-only", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no trained model to evaluate" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "cv" / "evaluation").exists()
 
 
 def test_cli_bad_model_folder_exits_with_model_error(tmp_path, capsys):

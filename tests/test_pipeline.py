@@ -320,6 +320,33 @@ def test_air_clipped_to_the_fill_value_is_still_inside_the_field_of_view():
     assert not analysis.valid[radius > 94.0].any()  # the real border kept (within 2-3 voxels)
 
 
+def test_a_fine_scans_fill_value_reads_as_air_on_the_coarse_grid():
+    # A 0.4 mm scan (block-averaged 2 x 2 x 2 before the coarse grid) whose scanner wrote
+    # -3024 HU outside a cylindrical field of view: on the coarse grid the fill must read as air,
+    # exactly as if the scan had held -1000 HU there, and only the cylinder is field of view.
+    from footalign.pipeline.analysis import analyse_scan
+
+    spacing = 0.4
+    n = (110, 120, 90)
+    xyz = (np.indices(n).transpose(1, 2, 3, 0) - np.array(n) / 2) * spacing  # mm about the centre
+    array = np.full(n, -1000, np.int16)
+    array[np.abs(xyz).max(axis=-1) < 12.0] = 40  # soft tissue
+    array[np.linalg.norm(xyz - [3.0, 0.0, 0.0], axis=-1) < 7.0] = 900  # bone
+    outside = np.hypot(xyz[..., 0], xyz[..., 1]) > 16.0
+    filled = Image(np.where(outside, np.int16(-3024), array), (spacing,) * 3, (0.0, 0.0, 0.0))
+    with_air = filled.with_array(np.where(outside, np.int16(-1000), array))
+
+    a, b = analyse_scan(filled), analyse_scan(with_air)
+    assert a.fill_value == -3024.0 and b.fill_value == -1000.0
+    # Block shares come in steps of 1/255: at most half a step of the 2024 HU between fill and air.
+    assert np.abs(a.image.array - b.image.array).max() < 0.5 / 255 * 2024 + 1.0
+    assert a.bone.sum() > 0 and np.array_equal(a.bone, b.bone)
+    centre = a.image.physical_to_index(np.array([[21.8, 24.0, 18.0]]))[0].round().astype(int)
+    radius = np.hypot(*(a.points(np.ones(a.valid.shape, bool))[:, :2] - [21.8, 23.8]).T).reshape(a.valid.shape)
+    assert a.valid[tuple(centre)] and a.valid[radius < 12.0].all()
+    assert not a.valid[radius > 20.0].any()
+
+
 def _tibia_axis_offset(points: np.ndarray) -> np.ndarray:
     """Distance (mm) of points from the phantom tibia's axis, and their height above its end."""
     start, axis, _, _ = TIBIA_CYLINDER

@@ -109,6 +109,25 @@ class Image:
         )
 
 
+def covering(image: Image, points: np.ndarray, *, margin: int = 0) -> Image:
+    """The part of ``image`` whose voxels cover the LPS ``points`` (N, 3), ``margin`` voxels
+    more on every side, clipped to the volume (at least one voxel; a view, not a copy)."""
+    index = image.physical_to_index(np.asarray(points, dtype=float).reshape(-1, 3))
+    size = np.asarray(image.shape)
+    start = np.clip(np.floor(index.min(axis=0)).astype(int) - margin, 0, size - 1)
+    stop = np.clip(np.ceil(index.max(axis=0)).astype(int) + 1 + margin, start + 1, size)
+    array = image.array[start[0] : stop[0], start[1] : stop[1], start[2] : stop[2]]
+    return Image(array, image.spacing, tuple(image.index_to_physical(start)), image.direction, dict(image.meta))
+
+
+def grid_corners(spacing: tuple[float, ...], shape: tuple[int, ...], origin: np.ndarray | tuple[float, ...],
+                 direction: np.ndarray) -> np.ndarray:
+    """LPS positions (8, 3) of the outermost voxel centres of a grid."""
+    n = np.asarray(shape, dtype=float) - 1
+    index = np.array([[i, j, k] for i in (0, n[0]) for j in (0, n[1]) for k in (0, n[2])])
+    return index @ (np.asarray(direction) @ np.diag(spacing)).T + np.asarray(origin, dtype=float)
+
+
 def resample(
     image: Image,
     *,
@@ -133,11 +152,16 @@ def resample(
     reference.SetSpacing(tuple(float(s) for s in spacing))
     reference.SetOrigin(tuple(float(o) for o in origin))
     reference.SetDirection(tuple(direction.ravel()))
-    src = image.to_sitk()
-    if src.GetPixelID() != sitk.sitkFloat32 and interpolator != sitk.sitkNearestNeighbor:
-        src = sitk.Cast(src, sitk.sitkFloat32)
-    out = sitk.Resample(src, reference, sitk.Transform(), interpolator, float(default_value),
-                        sitk.sitkUnknown, bool(extrapolate))
+    if not extrapolate:
+        # Only the part of the source under the new grid goes to SimpleITK (2 voxels more for
+        # the interpolation): a foot's crop of a bilateral 0.4 mm scan copied all 340 M voxels.
+        # Extrapolation needs the real edge, so it gets the whole image.
+        image = covering(image, grid_corners(spacing, shape, origin, direction), margin=2)
+    # Interpolated in double and written as float32, the input's own type is passed as it is
+    # (a float32 copy of a 0.4 mm scan took a second); nearest neighbour keeps its type.
+    out_type = sitk.sitkUnknown if interpolator == sitk.sitkNearestNeighbor else sitk.sitkFloat32
+    out = sitk.Resample(image.to_sitk(), reference, sitk.Transform(), interpolator, float(default_value),
+                        out_type, bool(extrapolate))
     result = Image.from_sitk(out, meta=image.meta)
     return result.with_array(result.array.astype(dtype, copy=False))
 

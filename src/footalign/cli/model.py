@@ -48,9 +48,15 @@ _CV_EPILOG = """
 
   footalign cv data/sim --out runs/cv --folds 0,1 --config small.json
 
+  footalign cv data/sim --out runs/cv --folds 3 --init src/footalign/data/model --max-minutes 55
+
+  footalign cv data/sim --out runs/cv --evaluate-only
+
 Trains one model per fold of dataset.json (runs/cv/fold_K, resumable), predicts each fold's
 held-out cases and writes one evaluation over all of them to runs/cv/evaluation
-(evaluation.md/json, per_case.csv, error box plots, Bland–Altman plots).
+(evaluation.md/json, per_case.csv, folds.csv with one row per fold, error box plots,
+Bland–Altman plots). Folds can be trained side by side or on several machines (--folds K
+each, same --out); --evaluate-only then pools the finished fold_K models without training.
 """
 
 _TEST_EPILOG = """
@@ -130,6 +136,10 @@ def cv_command(
     config: Annotated[Path | None, typer.Option("--config", help="JSON file overriding the default config.")] = None,
     folds: Annotated[str | None, typer.Option("--folds", help="Comma-separated folds (default: all).")] = None,
     cache: Annotated[Path | None, typer.Option("--cache", help="Preprocessing cache folder.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Start every fold from this model's weights.")] = None,
+    max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-time budget per fold.")] = None,
+    evaluate_only: Annotated[bool, typer.Option("--evaluate-only", help="Evaluate the fold models already in "
+                                                "OUT/fold_K; train nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """5-fold cross-validation with one pooled evaluation of all held-out cases."""
@@ -142,7 +152,8 @@ def cv_command(
         except ValueError:
             raise InputError(f"--folds must be comma-separated numbers, got {folds!r}") from None
     cross_validate(dataset, out_dir=out, config=_config(config), cache_dir=cache or dataset / "preprocessed",
-                   epochs=epochs, folds=chosen, quiet=quiet)
+                   epochs=epochs, folds=chosen, train=not evaluate_only, init_from=init, max_minutes=max_minutes,
+                   quiet=quiet)
 
 
 def test_model_command(

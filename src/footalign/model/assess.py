@@ -16,7 +16,7 @@ import numpy as np
 from rich.progress import Progress
 
 from footalign.evaluation import evaluate_landmarks, write_evaluation_report
-from footalign.image import Image
+from footalign.image import Image, covering
 from footalign.io.atomic import ensure_writable_dir, write_text_atomic
 from footalign.io.images import read_image
 from footalign.io.landmarks import write_landmarks_json
@@ -29,12 +29,8 @@ from footalign.model.preprocess import case_feet
 def crop_box(image: Image, lo: np.ndarray, hi: np.ndarray) -> Image:
     """The part of ``image`` covering the LPS box ``lo``..``hi`` (clipped to the volume)."""
     corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])])
-    index = image.physical_to_index(corners)
-    start = np.clip(np.floor(index.min(axis=0)).astype(int), 0, np.asarray(image.shape) - 1)
-    stop = np.clip(np.ceil(index.max(axis=0)).astype(int) + 1, start + 1, np.asarray(image.shape))
-    array = image.array[start[0] : stop[0], start[1] : stop[1], start[2] : stop[2]]
-    return Image(np.ascontiguousarray(array), image.spacing, tuple(image.index_to_physical(start)),
-                 image.direction, dict(image.meta))
+    part = covering(image, corners)
+    return part.with_array(np.ascontiguousarray(part.array))
 
 
 def foot_crop(image: Image, foot: FootLandmarks, *, margin_mm: float = 30.0) -> Image:
