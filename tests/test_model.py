@@ -402,6 +402,8 @@ def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
     assert folds["fold"].tolist() == [0, 1] and folds["n_feet"].tolist() == [1, 1]
     # Two feet, one per fold: the pooled mean is the mean of the two folds' means.
     assert summary["overall"]["mean_error_mm"] == pytest.approx(folds["mean_mm"].mean(), abs=1e-3)
+    report = (tmp_path / "cv" / "evaluation" / "evaluation.md").read_text()
+    assert "## Per fold" in report and report.count(f"/{N_LANDMARKS} |") == 2
 
     # Pooling the finished folds again trains nothing and gives the same evaluation.
     weights = tmp_path / "cv" / "fold_0" / "weights.pt"

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from footalign.anatomy import N_LANDMARKS
 from footalign.errors import InputError
-from footalign.evaluation import evaluate_landmarks
+from footalign.evaluation import evaluate_landmarks, markdown_table
 from footalign.io.atomic import ensure_writable_dir, write_text_atomic
 from footalign.landmarks import FootLandmarks
 from footalign.model.assess import evaluate_predictions, predict_cases
@@ -39,6 +40,18 @@ def fold_summary(fold: int, preds: list[FootLandmarks], gts: list[FootLandmarks]
             "landmarks_below_target": sum(v < TARGET_MM for v in per_landmark.values()),
             "worst_landmark": worst, "worst_landmark_mm": per_landmark[worst],
             "worst_angle": worst_angle, "worst_angle_mae_deg": angles.get(worst_angle, float("nan"))}
+
+
+def folds_markdown(rows: list[dict[str, Any]]) -> str:
+    """The per-fold table of the cross-validation report."""
+    table = markdown_table(
+        ["fold", "feet", "mean / median / p95 (mm)", "SDR 2 mm", f"landmarks < {TARGET_MM:g} mm", "worst landmark",
+         "worst angle MAE"],
+        [[r["fold"], r["n_feet"], f"{r['mean_mm']:.2f} / {r['median_mm']:.2f} / {r['p95_mm']:.2f}",
+          f"{100 * r['sdr_2mm']:.1f} %", f"{r['landmarks_below_target']}/{N_LANDMARKS}",
+          f"{r['worst_landmark']} {r['worst_landmark_mm']:.2f} mm",
+          f"{r['worst_angle']} {r['worst_angle_mae_deg']:.2f}°" if r["worst_angle"] else "—"] for r in rows])
+    return "## Per fold\n\n" + table + "\n"
 
 
 def cross_validate(
@@ -101,6 +114,8 @@ def cross_validate(
     summary = evaluate_predictions(preds, gts, ids, evaluation_dir,
                                    title=f"{len(chosen)}-fold cross-validation ({dataset.root.name})", plots=plots)
     write_text_atomic(evaluation_dir / "folds.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.4f"))
+    report = evaluation_dir / "evaluation.md"
+    write_text_atomic(report, report.read_text() + "\n" + folds_markdown(rows) + "\n")
     summary["folds"] = rows
     write_text_atomic(evaluation_dir / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
     console.print(f"cross-validation: {summary['n_feet']} held-out feet, mean error "

@@ -155,7 +155,9 @@ def analyse_scan(image: Image, *, spacing: float = 2.0) -> ScanAnalysis:
         # a uint8 mask is a quarter of a float one on a 0.4 mm scan). The fill reads as air: the
         # block mean is linear, so adding (air - fill) x the filled share is the same as writing
         # air into the full-resolution copy first, without that copy (4 s on a bilateral scan).
-        in_view = (image.array != fill).view(np.uint8) * np.uint8(255)
+        # The fill was read from the array, so its dtype holds it exactly (against a Python
+        # number, int16 != took 1.5 s instead of 0.1 s on a bilateral 0.4 mm scan).
+        in_view = (image.array != image.array.dtype.type(fill)).view(np.uint8) * np.uint8(255)
         valid_share = shrink(image.with_array(in_view), block)
         valid_share = valid_share.with_array(valid_share.array.astype(np.float32) / 255.0)
         fine = fine.with_array(fine.array + (AIR_HU - fill) * (1.0 - valid_share.array))
