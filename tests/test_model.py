@@ -404,6 +404,13 @@ def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
     assert summary["overall"]["mean_error_mm"] == pytest.approx(folds["mean_mm"].mean(), abs=1e-3)
     report = (tmp_path / "cv" / "evaluation" / "evaluation.md").read_text()
     assert "## Per fold" in report and report.count(f"/{N_LANDMARKS} |") == 2
+    # The model card shows the pooled figures and the same per-fold rows; without CV it says so.
+    from footalign.model.card import cv_section
+
+    card = "\n".join(cv_section(summary, "Folds 0-1."))
+    assert card.startswith("Folds 0-1.") and "2 feet; mean error" in card
+    assert card.count(f"/{N_LANDMARKS} |") == 2 and "## Per fold" not in card
+    assert "Not run for this model" in "\n".join(cv_section(None))
 
     # Pooling the finished folds again trains nothing and gives the same evaluation.
     weights = tmp_path / "cv" / "fold_0" / "weights.pt"

@@ -15,7 +15,12 @@ from footalign.evaluation.metrics import (
     landmark_errors,
     measure_pair,
 )
-from footalign.evaluation.report import evaluation_markdown, markdown_table, write_evaluation_report
+from footalign.evaluation.report import (
+    evaluation_markdown,
+    folds_markdown,
+    markdown_table,
+    write_evaluation_report,
+)
 from footalign.evaluation.stats import (
     BlandAltman,
     bland_altman,
@@ -34,6 +39,7 @@ __all__ = [
     "error_summary",
     "evaluate_landmarks",
     "evaluation_markdown",
+    "folds_markdown",
     "icc_2_1",
     "landmark_errors",
     "markdown_table",

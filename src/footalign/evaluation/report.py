@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -134,6 +135,18 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def folds_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The per-fold table of a cross-validation (rows as :func:`footalign.model.cv.fold_summary`)."""
+    table = markdown_table(
+        ["fold", "feet", "mean / median / p95 (mm)", "SDR 2 mm", f"landmarks < {_PUBLISHED_BEST_MM:.2f} mm",
+         "worst landmark", "worst angle MAE"],
+        [[r["fold"], r["n_feet"], f"{r['mean_mm']:.2f} / {r['median_mm']:.2f} / {r['p95_mm']:.2f}",
+          f"{100 * r['sdr_2mm']:.1f} %", f"{r['landmarks_below_target']}/{len(LANDMARK_NAMES)}",
+          f"{r['worst_landmark']} {r['worst_landmark_mm']:.2f} mm",
+          f"{r['worst_angle']} {r['worst_angle_mae_deg']:.2f}°" if r.get("worst_angle") else "—"] for r in rows])
+    return "## Per fold\n\n" + table + "\n"
 
 
 def plot_landmark_errors(evaluation: Evaluation, path: str | os.PathLike[str]) -> Path:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from footalign.anatomy import LANDMARK_NAMES, PUBLISHED_LANDMARK_MAE_MM
+from footalign.evaluation import folds_markdown
 
 
 def _results_table(summary: dict[str, Any]) -> str:
@@ -30,6 +31,19 @@ def _overall(summary: dict[str, Any]) -> str:
         parts.append(f"time per foot: stage 1 {summary['seconds_per_foot']['stage1']:.2f} s, "
                      f"stage 2 {summary['seconds_per_foot']['stage2']:.2f} s")
     return "\n".join(f"- {p}" for p in parts)
+
+
+def cv_section(cv_summary: dict[str, Any] | None, cv_note: str = "") -> list[str]:
+    """Lines of the card's cross-validation section: the note, the pooled figures of the held-out
+    feet, and a per-fold table when the summary has one (``footalign cv``'s ``"folds"``)."""
+    out = [cv_note, ""] if cv_note else []
+    if not cv_summary:
+        return [*out, "Not run for this model: one training run took the whole compute budget (2 shared CPU "
+                "cores). Command: `footalign cv DATASET --out DIR --config <this config>`.", ""]
+    out += [_overall(cv_summary), ""]
+    if cv_summary.get("folds"):
+        out += [folds_markdown(cv_summary["folds"]).replace("## Per fold\n\n", ""), ""]
+    return out
 
 
 def model_card(
@@ -75,12 +89,7 @@ def model_card(
             out.append("")
     else:
         out += ["Not measured.", ""]
-    out += ["## 5-fold cross-validation"]
-    if cv_note:
-        out += [cv_note, ""]
-    out += [_overall(cv_summary), ""] if cv_summary else [
-        "Not run for this model: one training run took the whole compute budget (2 shared CPU cores). "
-        "Command: `footalign cv DATASET --out DIR --config <this config>`.", ""]
+    out += ["## 5-fold cross-validation", *cv_section(cv_summary, cv_note)]
     out += ["## Known limits", *[f"- {item}" for item in limits], "",
             "## Configuration", "```json", json.dumps(config, indent=2), "```", ""]
     return "\n".join(out)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from footalign.anatomy import N_LANDMARKS, PUBLISHED_LANDMARK_MAE_MM
+from footalign.anatomy import PUBLISHED_LANDMARK_MAE_MM
 from footalign.errors import InputError
-from footalign.evaluation import evaluate_landmarks, markdown_table
+from footalign.evaluation import evaluate_landmarks, folds_markdown
 from footalign.io.atomic import ensure_writable_dir, write_text_atomic
 from footalign.landmarks import FootLandmarks
 from footalign.model.assess import evaluate_predictions, predict_cases
@@ -39,18 +39,6 @@ def fold_summary(fold: int, preds: list[FootLandmarks], gts: list[FootLandmarks]
             "landmarks_below_target": sum(v < TARGET_MM for v in per_landmark.values()),
             "worst_landmark": worst, "worst_landmark_mm": per_landmark[worst],
             "worst_angle": worst_angle, "worst_angle_mae_deg": angles.get(worst_angle, float("nan"))}
-
-
-def folds_markdown(rows: list[dict[str, Any]]) -> str:
-    """The per-fold table of the cross-validation report."""
-    table = markdown_table(
-        ["fold", "feet", "mean / median / p95 (mm)", "SDR 2 mm", f"landmarks < {TARGET_MM:g} mm", "worst landmark",
-         "worst angle MAE"],
-        [[r["fold"], r["n_feet"], f"{r['mean_mm']:.2f} / {r['median_mm']:.2f} / {r['p95_mm']:.2f}",
-          f"{100 * r['sdr_2mm']:.1f} %", f"{r['landmarks_below_target']}/{N_LANDMARKS}",
-          f"{r['worst_landmark']} {r['worst_landmark_mm']:.2f} mm",
-          f"{r['worst_angle']} {r['worst_angle_mae_deg']:.2f}°" if r["worst_angle"] else "—"] for r in rows])
-    return "## Per fold\n\n" + table + "\n"
 
 
 def cross_validate(
