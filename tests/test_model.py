@@ -380,7 +380,7 @@ def test_edited_config_fails_checksum(small_bundle):
 
 
 # ----- cross-validation and CLI -------------------------------------------------------------------
-def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
+def test_cross_validation_evaluates_every_held_out_foot(tmp_path, monkeypatch):
     from footalign.model.cv import cross_validate
 
     rng = np.random.default_rng(5)
@@ -412,13 +412,26 @@ def test_cross_validation_evaluates_every_held_out_foot(tmp_path):
     assert card.count(f"/{N_LANDMARKS} |") == 2 and "## Per fold" not in card
     assert "Not run for this model" in "\n".join(cv_section(None))
 
-    # Pooling the finished folds again trains nothing and gives the same evaluation.
+    # Pooling the finished folds again trains nothing, predicts nothing (each fold's held-out
+    # predictions are kept beside its model) and gives the same evaluation.
+    import footalign.model.cv as cv_module
+
     weights = tmp_path / "cv" / "fold_0" / "weights.pt"
     stamp = weights.stat().st_mtime_ns
+    calls = []
+    real_predict_cases = cv_module.predict_cases
+    monkeypatch.setattr(cv_module, "predict_cases", lambda *a, **kw: calls.append(a) or real_predict_cases(*a, **kw))
     again = cross_validate(dataset, out_dir=tmp_path / "cv", config=config, cache_dir=tmp_path / "cache",
                            train=False, plots=False, quiet=True)
-    assert weights.stat().st_mtime_ns == stamp
-    assert again["overall"]["mean_error_mm"] == pytest.approx(summary["overall"]["mean_error_mm"])
+    assert weights.stat().st_mtime_ns == stamp and calls == []
+    assert again["overall"]["mean_error_mm"] == pytest.approx(summary["overall"]["mean_error_mm"], abs=1e-4)
+    assert [r["mean_mm"] for r in again["folds"]] == pytest.approx([r["mean_mm"] for r in summary["folds"]], abs=1e-4)
+    # Another model in fold_1 (fold_0's weights copied in) is predicted again, not read from the file.
+    for name in ("weights.pt", "stage1.ts", "stage2.ts", "config.json", "checksums.json"):
+        shutil.copy(tmp_path / "cv" / "fold_0" / name, tmp_path / "cv" / "fold_1" / name)
+    cross_validate(dataset, out_dir=tmp_path / "cv", config=config, cache_dir=tmp_path / "cache",
+                   train=False, plots=False, quiet=True)
+    assert len(calls) == 1
     with pytest.raises(InputError, match="no trained model to evaluate"):
         cross_validate(dataset, out_dir=tmp_path / "empty", config=config, cache_dir=tmp_path / "cache",
                        train=False, quiet=True)

@@ -56,7 +56,8 @@ Trains one model per fold of dataset.json (runs/cv/fold_K, resumable), predicts 
 held-out cases and writes one evaluation over all of them to runs/cv/evaluation
 (evaluation.md/json, per_case.csv, folds.csv with one row per fold, error box plots,
 Bland–Altman plots). Folds can be trained side by side or on several machines (--folds K
-each, same --out); --evaluate-only then pools the finished fold_K models without training.
+each, same --out); --evaluate-only then pools the finished fold_K models without training,
+reading the held-out predictions each fold's run kept (fold_K/heldout_predictions.json).
 """
 
 _TEST_EPILOG = """

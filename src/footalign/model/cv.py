@@ -15,14 +15,51 @@ from footalign.anatomy import PUBLISHED_LANDMARK_MAE_MM
 from footalign.errors import InputError
 from footalign.evaluation import evaluate_landmarks, folds_markdown
 from footalign.io.atomic import ensure_writable_dir, write_text_atomic
+from footalign.io.landmarks import foot_from_dict, write_landmarks_json
 from footalign.landmarks import FootLandmarks
 from footalign.model.assess import evaluate_predictions, predict_cases
-from footalign.model.dataset import read_dataset
+from footalign.model.bundle import CHECKSUMS_FILE, sha256_of
+from footalign.model.dataset import Dataset, read_dataset
 from footalign.model.predictor import Predictor
+from footalign.model.preprocess import case_feet
 from footalign.model.train import train_model
 
 # A landmark meets the target when its mean error is below the published method's best landmark.
 TARGET_MM = min(PUBLISHED_LANDMARK_MAE_MM.values())
+# A fold's predictions of its held-out feet, kept beside its model so that pooling the folds
+# (--evaluate-only) does not predict them again.
+HELDOUT_FILE = "heldout_predictions.json"
+
+
+def _heldout_key(fold_dir: Path, dataset: Dataset, case_ids: list[str]) -> dict[str, Any]:
+    """What the held-out predictions depend on: the bundle's checksums, the data set file, the cases."""
+    checksums = json.loads((fold_dir / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+    return {"model_sha256": checksums.get("sha256"), "dataset_sha256": sha256_of(dataset.root / "dataset.json"),
+            "cases": list(case_ids)}
+
+
+def heldout_predictions(fold_dir: Path, dataset: Dataset, case_ids: list[str], *, quiet: bool = False
+                        ) -> tuple[list[FootLandmarks], list[FootLandmarks], list[str]]:
+    """Predictions, ground truths and case ids of a fold model's held-out feet (oracle crops).
+
+    Read from ``fold_dir/heldout_predictions.json`` when it was written for the same model files,
+    ``dataset.json`` and cases; otherwise predicted and written there.
+    """
+    cache = fold_dir / HELDOUT_FILE
+    key = _heldout_key(fold_dir, dataset, case_ids)
+    if cache.is_file():
+        try:
+            doc = json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            doc = {}
+        if doc.get("heldout_key") == key:
+            preds = [foot_from_dict(f, cache, f"foot #{k + 1}") for k, f in enumerate(doc["feet"])]
+            gts = [gt for case_id in case_ids for gt in case_feet(dataset.case(case_id))]
+            if len(gts) == len(preds):
+                return preds, gts, list(doc["case_ids"])
+    preds, gts, ids = predict_cases(Predictor.from_folder(fold_dir), dataset, case_ids, quiet=quiet)
+    write_landmarks_json(cache, preds, extra={"heldout_key": key, "case_ids": ids})
+    return preds, gts, ids
 
 
 def fold_summary(fold: int, preds: list[FootLandmarks], gts: list[FootLandmarks], ids: list[str]) -> dict[str, Any]:
@@ -61,7 +98,8 @@ def cross_validate(
     Parameters
     ----------
     train : False evaluates the models already in ``out_dir/fold_K`` (e.g. folds trained side by
-        side, or on several machines, with ``folds=[K]``) without training.
+        side, or on several machines, with ``folds=[K]``) without training. Held-out predictions a
+        fold's run already made (``fold_K/heldout_predictions.json``) are reused.
     init_from, max_minutes : as for :func:`footalign.model.train.train_model`, per fold.
 
     The pooled evaluation of all held-out feet goes to ``out_dir/evaluation`` (footalign.evaluation
@@ -90,7 +128,7 @@ def cross_validate(
             train_model(dataset_dir, fold=k, out_dir=fold_dir, config=copy.deepcopy(config), cache_dir=cache_dir,
                         epochs=epochs, resume=resume, quiet=quiet, max_minutes=max_minutes, init_from=init_from)
         _, val_ids = dataset.split(k)
-        p, g, i = predict_cases(Predictor.from_folder(fold_dir), dataset, val_ids, quiet=quiet)
+        p, g, i = heldout_predictions(fold_dir, dataset, val_ids, quiet=quiet)
         rows.append(fold_summary(k, p, g, i))
         console.print(f"fold {k}: {rows[-1]['n_feet']} feet, mean error {rows[-1]['mean_mm']:.2f} mm, worst "
                       f"{rows[-1]['worst_landmark']} {rows[-1]['worst_landmark_mm']:.2f} mm")
