@@ -12,6 +12,8 @@
    measured with this very model), the fold evaluation, and the known limits.
 
 Run it again after ``make bench`` to put the benchmark's figures into the card.
+``--refresh-card --cv DIR/evaluation/summary.json`` (no TRAINED) rewrites only the installed card's
+commands, cross-validation section and limits, e.g. after folds trained later.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from build_shape_model import complete_sets  # noqa: E402
 
 from footalign.geometry.shape_model import build_shape_model  # noqa: E402
 from footalign.io.atomic import write_text_atomic  # noqa: E402
-from footalign.model.bundle import load_bundle, save_bundle, shipped_model_dir  # noqa: E402
-from footalign.model.card import model_card  # noqa: E402
+from footalign.model.bundle import CARD_FILE, load_bundle, save_bundle, shipped_model_dir  # noqa: E402
+from footalign.model.card import cv_section, model_card, replace_section  # noqa: E402
 
 MODEL_NAME = "footalign-landmarks-0.9-sim"
 TRAINING_DATA = (
@@ -64,24 +66,24 @@ python scripts/export_shipped_model.py work_data/runs/shipped_v9 --dataset work_
 python bench/run_all.py --only accuracy   # held-out test set (seeds 9001-9005), regenerated with the new posture
 python scripts/export_shipped_model.py work_data/runs/shipped_v9 --dataset work_data/sim_train_v8
 # cross-validation: folds 1-4 of the same recipe (two side by side, one thread each), fold_0 = this model
-footalign cv work_data/sim_train_v8 --out work_data/runs/cv9 --folds K --config work_data/finetune_v9.json \
-    --init <the 0.8 model> --epochs 18 --max-minutes 55
+footalign cv work_data/sim_train_v8 --out work_data/runs/cv9 --folds K --config work_data/finetune_v9.json \\
+    --init <the 0.8 model> --epochs 14 --max-minutes 50
+# (folds 3 and 4 were cut at epoch 12 by the end of a working session; the same command resumed them)
 footalign cv work_data/sim_train_v8 --out work_data/runs/cv9 --evaluate-only
-python scripts/export_shipped_model.py work_data/runs/shipped_v9 --dataset work_data/sim_train_v8 \
-    --cv work_data/runs/cv9/evaluation/summary.json"""
+python scripts/export_shipped_model.py --refresh-card --cv work_data/runs/cv9/evaluation/summary.json"""
 CV_NOTE = (
     "5-fold cross-validation of the recipe (`footalign cv ... --evaluate-only`, command above): fold {fold} is the "
     "shipped model; the other four have the same warm start (0.8), config and data set, each trained on its own "
-    "split for a 55-minute budget on one thread, two side by side (15 of 18 epochs). Every held-out foot of the "
-    "five folds, oracle per-foot crops, networks only (TIB_PROX, TIB_DIST and CALC_LOW are the networks' own "
-    "points, not the pipeline's re-measured ones):"
+    "split on one thread, two side by side, for a 14-epoch schedule (all 14 epochs run, about 50 minutes each). "
+    "Every held-out foot of the five folds, oracle per-foot crops, networks only (TIB_PROX, TIB_DIST and CALC_LOW "
+    "are the networks' own points, not the pipeline's re-measured ones):"
 )
 LIMITS = [
     "Trained and tested on synthetic scans only (`footalign simulate`); accuracy on real scans is not measured "
     "(one real scan exists, without ground truth: docs/real_scan.md).",
     "Warm-started from the 0.8 model (0.1 -> 0.2 -> ... -> 0.8; about 405 min on one core in all) and "
     "fine-tuned on one CPU core for the time in the training notes; the shipped model is fold 0. Folds 1-4 of the "
-    "same recipe were trained for cross-validation only, on a shorter budget (15 epochs; docs/model.md).",
+    "same recipe were trained for cross-validation only, on a shorter schedule (14 epochs; docs/model.md).",
     "Expects one foot per input region, roughly upright (+z superior) with the long axis near LPS y; the "
     "pipeline (`footalign predict`) provides such crops.",
     "Confidence is a heatmap-shape score, not a calibrated probability. Landmarks cut off by the field of view "
@@ -118,16 +120,40 @@ def evaluate_fold(trained: Path, dataset: Path, fold: int) -> dict[str, Any]:
                                 title=f"Held-out fold {fold} of {dataset.name}")
 
 
+def refresh_card(cv: Path, fold: int) -> None:
+    """Bring the installed card's Reproduce commands, cross-validation and limits up to date
+    (e.g. folds trained after the model was installed); weights and the training notes stay."""
+    card_path = shipped_model_dir() / CARD_FILE
+    card = card_path.read_text()
+    notes = card.split("## Reproduce\n```\n", 1)[1].split("\n```\n", 1)[1].split("\n## ", 1)[0].strip()
+    card = replace_section(card, "Reproduce", ["```", COMMAND, "```", notes])
+    card = replace_section(card, "5-fold cross-validation", cv_section(json.loads(cv.read_text()),
+                                                                        CV_NOTE.format(fold=fold)))
+    card = replace_section(card, "Known limits", [f"- {item}" for item in LIMITS])
+    write_text_atomic(card_path, card)
+    write_text_atomic(REPO / "docs" / "model_card.md", card)
+    print(f"updated {card_path} and docs/model_card.md from {cv}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("trained", type=Path, help="training output folder (a model bundle)")
-    parser.add_argument("--dataset", type=Path, required=True, help="the training data set")
+    parser.add_argument("trained", type=Path, nargs="?", help="training output folder (a model bundle)")
+    parser.add_argument("--dataset", type=Path, help="the training data set (required with TRAINED)")
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--evaluate-fold", action="store_true", help="evaluate the held-out fold (minutes)")
     parser.add_argument("--accuracy", type=Path, default=REPO / "bench" / "results" / "accuracy.json")
     parser.add_argument("--cv", type=Path, help="summary.json of a `footalign cv` evaluation of this recipe "
                         "(every fold's held-out feet); the card shows it instead of the one fold")
+    parser.add_argument("--refresh-card", action="store_true",
+                        help="no TRAINED: rewrite only the installed card's commands, --cv section and limits")
     args = parser.parse_args()
+    if args.refresh_card:
+        if args.cv is None:
+            parser.error("--refresh-card needs --cv")
+        refresh_card(args.cv, args.fold)
+        return
+    if args.trained is None or args.dataset is None:
+        parser.error("TRAINED and --dataset are required (or --refresh-card --cv SUMMARY)")
 
     dest = shipped_model_dir()
     points, sides = complete_sets(args.dataset)

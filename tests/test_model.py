@@ -341,6 +341,25 @@ def test_config_not_matching_weights_is_model_error(small_bundle):
         Predictor.from_folder(small_bundle)
 
 
+def test_card_section_replaced_without_touching_the_others(small_bundle):
+    from footalign.model.card import cv_section, model_card, replace_section
+
+    config, _, _ = load_bundle(small_bundle)
+    card = model_card(config, training_data="data", command="cmd", training_notes="notes", test_summary=None,
+                      test_data="", limits=["old limit"])
+    new = replace_section(card, "5-fold cross-validation", ["Folds 0-4.", "- 5 feet"])
+    new = replace_section(new, "Known limits", ["- new limit"])
+    assert "Not run for this model" in card and "Not run for this model" not in new
+    assert "Folds 0-4.\n- 5 feet\n\n## Known limits\n- new limit\n\n## Configuration" in new
+    # Everything outside the two sections is unchanged, the last section included.
+    assert new.split("## 5-fold")[0] == card.split("## 5-fold")[0]
+    assert new.split("## Configuration")[1] == card.split("## Configuration")[1]
+    assert replace_section(new, "Configuration", ["x"]).endswith("## Configuration\nx\n\n")
+    assert "\n".join(cv_section(None)) in card
+    with pytest.raises(ValueError, match="no '## Results' section"):
+        replace_section(card, "Results", [])
+
+
 def test_predictor_uses_torchscript_graphs_with_the_same_output(small_bundle):
     from footalign.model.bundle import load_inference_bundle
 

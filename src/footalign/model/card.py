@@ -46,6 +46,22 @@ def cv_section(cv_summary: dict[str, Any] | None, cv_note: str = "") -> list[str
     return out
 
 
+def replace_section(card: str, heading: str, lines: list[str]) -> str:
+    """``card`` with the body of its ``## heading`` section (up to the next ``## ``) replaced by ``lines``.
+
+    Lets a card be brought up to date (e.g. a cross-validation finished after the model was
+    installed) without the training run the rest of the card was written from.
+    """
+    marker = f"## {heading}\n"
+    start = card.find(marker)
+    if start < 0:
+        raise ValueError(f"model card has no '## {heading}' section")
+    body = start + len(marker)
+    end = card.find("\n## ", body)
+    end = len(card) if end < 0 else end + 1
+    return card[:body] + "\n".join(lines).rstrip("\n") + "\n\n" + card[end:]
+
+
 def model_card(
     config: dict[str, Any],
     *,
