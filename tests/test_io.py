@@ -125,6 +125,28 @@ def test_resampling_a_small_oblique_region_reads_only_the_part_under_it_and_matc
     assert (resample(img, **far, default_value=-7.0).array == -7.0).all()
 
 
+def test_resampling_gives_the_same_values_for_any_memory_layout_of_the_source() -> None:
+    # Values linear in the physical position: linear interpolation reproduces them exactly, so
+    # each output voxel must read the function at its own LPS position, whatever the layout.
+    direction = oblique_image().direction
+    img = Image(np.zeros((30, 24, 18), np.float32), (0.6, 0.5, 0.8), (5.0, -3.0, 2.0), direction)
+    grid_index = np.stack(np.meshgrid(*[np.arange(n) for n in img.shape], indexing="ij"), axis=-1)
+    physical = img.index_to_physical(grid_index.reshape(-1, 3)).reshape(*img.shape, 3)
+    values = (physical @ np.array([2.0, -1.0, 0.5]) + 10.0).astype(np.float32)
+    turn = np.array([[np.cos(0.4), 0.0, np.sin(0.4)], [0.0, 1.0, 0.0], [-np.sin(0.4), 0.0, np.cos(0.4)]])
+    grid = {"spacing": (0.9, 0.7, 1.1), "shape": (7, 6, 5), "origin": img.center() - 2.0, "direction": turn}
+    layouts = {"C": np.ascontiguousarray(values), "F": np.asfortranarray(values),
+               "strided": np.ascontiguousarray(np.repeat(values, 2, axis=1))[:, ::2, :]}
+    out_index = np.stack(np.meshgrid(*[np.arange(n) for n in grid["shape"]], indexing="ij"), axis=-1)
+    for name, array in layouts.items():
+        out = resample(img.with_array(array), **grid, default_value=-1.0)
+        assert out.shape == grid["shape"] and out.array.flags.c_contiguous, name
+        expected = out.index_to_physical(out_index.reshape(-1, 3)) @ np.array([2.0, -1.0, 0.5]) + 10.0
+        np.testing.assert_allclose(out.array.reshape(-1), expected, atol=1e-3, err_msg=name)
+        np.testing.assert_allclose(out.direction, turn)
+        assert out.spacing == pytest.approx(grid["spacing"])
+
+
 def test_mirror_x_maps_points_like_mirror_points_x() -> None:
     img = oblique_image()
     idx = np.array([2.0, 3.0, 1.0])
