@@ -35,7 +35,7 @@ from build_shape_model import complete_sets  # noqa: E402
 from footalign.geometry.shape_model import build_shape_model  # noqa: E402
 from footalign.io.atomic import write_text_atomic  # noqa: E402
 from footalign.model.bundle import CARD_FILE, load_bundle, save_bundle, shipped_model_dir  # noqa: E402
-from footalign.model.card import cv_section, model_card, replace_section  # noqa: E402
+from footalign.model.card import cv_section, model_card, replace_section, section_body  # noqa: E402
 
 MODEL_NAME = "footalign-landmarks-0.9-sim"
 TRAINING_DATA = (
@@ -125,7 +125,8 @@ def refresh_card(cv: Path, fold: int) -> None:
     (e.g. folds trained after the model was installed); weights and the training notes stay."""
     card_path = shipped_model_dir() / CARD_FILE
     card = card_path.read_text()
-    notes = card.split("## Reproduce\n```\n", 1)[1].split("\n```\n", 1)[1].split("\n## ", 1)[0].strip()
+    # The seed and training-notes line after the commands block: it belongs to the trained model.
+    notes = section_body(card, "Reproduce").rsplit("```\n", 1)[1].strip()
     card = replace_section(card, "Reproduce", ["```", COMMAND, "```", notes])
     card = replace_section(card, "5-fold cross-validation", cv_section(json.loads(cv.read_text()),
                                                                         CV_NOTE.format(fold=fold)))

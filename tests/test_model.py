@@ -342,7 +342,7 @@ def test_config_not_matching_weights_is_model_error(small_bundle):
 
 
 def test_card_section_replaced_without_touching_the_others(small_bundle):
-    from footalign.model.card import cv_section, model_card, replace_section
+    from footalign.model.card import cv_section, model_card, replace_section, section_body
 
     config, _, _ = load_bundle(small_bundle)
     card = model_card(config, training_data="data", command="cmd", training_notes="notes", test_summary=None,
@@ -355,6 +355,7 @@ def test_card_section_replaced_without_touching_the_others(small_bundle):
     assert new.split("## 5-fold")[0] == card.split("## 5-fold")[0]
     assert new.split("## Configuration")[1] == card.split("## Configuration")[1]
     assert replace_section(new, "Configuration", ["x"]).endswith("## Configuration\nx\n\n")
+    assert section_body(new, "Known limits") == "- new limit\n\n"
     assert "\n".join(cv_section(None)) in card
     with pytest.raises(ValueError, match="no '## Results' section"):
         replace_section(card, "Results", [])

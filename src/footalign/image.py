@@ -8,6 +8,7 @@ code that needs them (resampling, the networks); conversions are the methods bel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -150,10 +151,8 @@ def resample(
     direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
     # The new grid with its axes reversed for SimpleITK, so its array comes back C-ordered in
     # our (i, j, k) order (see _sitk_of_any_layout).
-    reference = sitk.Image([int(n) for n in shape][::-1], sitk.sitkFloat32)
-    reference.SetSpacing(tuple(float(s) for s in spacing)[::-1])
-    reference.SetOrigin(tuple(float(o) for o in origin))
-    reference.SetDirection(tuple(direction[:, ::-1].ravel()))
+    reference = _with_reversed_axes(sitk.Image([int(n) for n in shape][::-1], sitk.sitkFloat32),
+                                    spacing, origin, direction)
     if not extrapolate:
         # Only the part of the source under the new grid goes to SimpleITK (2 voxels more for
         # the interpolation): a foot's crop of a bilateral 0.4 mm scan copied all 340 M voxels.
@@ -181,10 +180,17 @@ def _sitk_of_any_layout(image: Image) -> sitk.Image:
     array = image.array
     if array.flags.f_contiguous:
         return image.to_sitk()  # its transpose is C-ordered: no copy
-    img = sitk.GetImageFromArray(np.ascontiguousarray(array))
-    img.SetSpacing(tuple(float(s) for s in image.spacing)[::-1])
-    img.SetOrigin(tuple(float(o) for o in image.origin))
-    img.SetDirection(tuple(np.asarray(image.direction, dtype=float)[:, ::-1].ravel()))
+    return _with_reversed_axes(sitk.GetImageFromArray(np.ascontiguousarray(array)), image.spacing,
+                               image.origin, image.direction)
+
+
+def _with_reversed_axes(img: sitk.Image, spacing: Sequence[float], origin: Sequence[float],
+                        direction: np.ndarray) -> sitk.Image:
+    """Give ``img``, whose x axis is our array axis k, the physical space of a grid with
+    ``spacing``, ``origin`` and ``direction`` in our (i, j, k) order."""
+    img.SetSpacing(tuple(float(s) for s in spacing)[::-1])
+    img.SetOrigin(tuple(float(o) for o in origin))
+    img.SetDirection(tuple(np.asarray(direction, dtype=float)[:, ::-1].ravel()))
     return img
 
 

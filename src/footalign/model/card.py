@@ -46,19 +46,30 @@ def cv_section(cv_summary: dict[str, Any] | None, cv_note: str = "") -> list[str
     return out
 
 
-def replace_section(card: str, heading: str, lines: list[str]) -> str:
-    """``card`` with the body of its ``## heading`` section (up to the next ``## ``) replaced by ``lines``.
-
-    Lets a card be brought up to date (e.g. a cross-validation finished after the model was
-    installed) without the training run the rest of the card was written from.
-    """
+def _section_span(card: str, heading: str) -> tuple[int, int]:
+    """Start and end offsets of the body of ``card``'s ``## heading`` section (up to the next ``## ``)."""
     marker = f"## {heading}\n"
     start = card.find(marker)
     if start < 0:
         raise ValueError(f"model card has no '## {heading}' section")
     body = start + len(marker)
     end = card.find("\n## ", body)
-    end = len(card) if end < 0 else end + 1
+    return body, len(card) if end < 0 else end + 1
+
+
+def section_body(card: str, heading: str) -> str:
+    """The text of ``card``'s ``## heading`` section, without the heading."""
+    body, end = _section_span(card, heading)
+    return card[body:end]
+
+
+def replace_section(card: str, heading: str, lines: list[str]) -> str:
+    """``card`` with the body of its ``## heading`` section (up to the next ``## ``) replaced by ``lines``.
+
+    Lets a card be brought up to date (e.g. a cross-validation finished after the model was
+    installed) without the training run the rest of the card was written from.
+    """
+    body, end = _section_span(card, heading)
     return card[:body] + "\n".join(lines).rstrip("\n") + "\n\n" + card[end:]
 
 
